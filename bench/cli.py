@@ -1,0 +1,99 @@
+"""The command line: parse, build a config, call the library, print. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from bench import __version__
+from bench.errors import BenchError
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bench.config import default_config_path, load_config
+    from bench.report import metric_tables, run_folder, throughput_table, write_results
+    from bench.scoring import run
+
+    path = args.config or default_config_path()
+    overrides = {
+        "model": args.model,
+        "datasets": args.datasets,
+        "batch_size": args.batch_size,
+        "augment_level": args.augment_level,
+        "seed": args.seed,
+        "limit": args.limit,
+        "provider": args.provider,
+        "workers": args.workers,
+        "threads": args.threads,
+        "geometry": args.geometry,
+        "interpolation": args.interpolation,
+        "output": args.output,
+        "progress": False if args.no_progress else None,
+    }
+    cfg = load_config(path, overrides)
+    result = run(cfg)
+    folder = run_folder(cfg.results_dir, cfg.model, result.runtime.spec.modality, cfg.output)
+    doc = write_results(result, folder)
+    print(metric_tables(doc["metrics"]))
+    print()
+    print(throughput_table(doc["throughput"], doc["environment"]))
+    overall = doc["metrics"]["overall"]
+    if overall["errors"]:
+        print(f"\n{overall['data_errors']} data error(s) and {overall['model_errors']} model error(s); see {folder / 'summary.md'}")
+    print(f"\nresults written to {folder}/ (results.json, records.parquet, summary.md)")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from bench.config import default_config_path, load_config
+    from bench.data.registry import Registry
+    from bench.report import table
+
+    cfg = load_config(args.config or default_config_path(), {})
+    registry = Registry.load(cfg.dataset_dirs)
+    rows = [[s.name, s.modality, s.media_type, s.source["type"], s.location, s.max_samples, s.weight] for s in registry.specs.values()]
+    print(table(["name", "modality", "media_type", "source", "location", "max_samples", "weight"], rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description="Score ONNX detectors of AI-generated media locally, the way the public benchmark does.")
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="score a model on datasets; writes results/<run>/")
+    run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml)")
+    run.add_argument("--model", help="an .onnx file or an image_detector.zip")
+    run.add_argument("--datasets", nargs="+", metavar="NAME", help="dataset names from the registry (see `bench datasets`)")
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--augment-level", type=int, choices=[0, 1, 2, 3])
+    run.add_argument("--seed", type=int)
+    run.add_argument("--limit", type=int, help="at most N samples per dataset")
+    run.add_argument("--provider", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--workers", type=int, help="preprocessing threads (default: the machine's cores, at most 8)")
+    run.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice)")
+    run.add_argument("--geometry", choices=["crop-resize", "resize-crop"])
+    run.add_argument("--interpolation", choices=["nearest", "linear", "area", "cubic", "lanczos"])
+    run.add_argument("--output", help="result folder (default: results/<model>-<modality>-<timestamp>)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+
+    ds = sub.add_parser("datasets", help="list the dataset registry")
+    ds.add_argument("--config", help="run config whose dataset_dirs to list (default: configs/default.yaml)")
+    ds.set_defaults(func=_datasets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

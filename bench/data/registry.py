@@ -1,0 +1,121 @@
+"""The dataset registry: YAML files under ``configs/datasets/`` -> typed ``DatasetSpec``.
+
+A registry file holds ``datasets: [ {name, modality, media_type, source, max_samples, weight}, ...]``.
+Relative ``source.path`` values resolve against the YAML file's folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.config import read_yaml, suggest
+from bench.data.sources import SOURCES, SampleRef
+from bench.errors import BenchError
+
+LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}
+MODALITIES = ("image", "video")
+ENTRY_KEYS = {"name", "modality", "media_type", "source", "max_samples", "weight", "description"}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    modality: str
+    media_type: str
+    source: dict[str, Any]
+    max_samples: int | None = None
+    weight: float = 1.0
+    description: str = ""
+    declared_in: str = ""
+
+    @property
+    def label(self) -> int:
+        return LABELS[self.media_type]
+
+    @property
+    def location(self) -> str:
+        return str(self.source.get("path") or self.source.get("id") or "")
+
+
+@dataclass
+class Registry:
+    specs: dict[str, DatasetSpec] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, dirs: list[str]) -> Registry:
+        reg = cls()
+        for d in dirs:
+            folder = Path(d)
+            if not folder.is_dir():
+                raise BenchError(f"dataset registry folder not found: {folder}; set `dataset_dirs` to folders of dataset YAML files")
+            for file in sorted(folder.glob("*.y*ml")):
+                for spec in parse_registry_file(file):
+                    if spec.name in reg.specs:
+                        raise BenchError(f"dataset {spec.name!r} is declared twice: in {reg.specs[spec.name].declared_in} and {file}; rename one")
+                    reg.specs[spec.name] = spec
+        return reg
+
+    def get(self, name: str) -> DatasetSpec:
+        if name not in self.specs:
+            raise BenchError(f"unknown dataset {name!r}.{suggest(name, list(self.specs))}")
+        return self.specs[name]
+
+
+def parse_registry_file(path: Path) -> list[DatasetSpec]:
+    data = read_yaml(path)
+    entries = data.get("datasets")
+    if not isinstance(entries, list):
+        raise BenchError(f"{path} must hold `datasets:` with a list of dataset entries")
+    return [parse_entry(entry, path, i) for i, entry in enumerate(entries)]
+
+
+def parse_entry(entry: Any, path: Path, index: int) -> DatasetSpec:
+    where = f"{path} (entry {index + 1})"
+    if not isinstance(entry, dict):
+        raise BenchError(f"{where}: a dataset entry must be a mapping, got {type(entry).__name__}")
+    unknown = set(entry) - ENTRY_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise BenchError(f"{where}: unknown key {key!r}.{suggest(key, sorted(ENTRY_KEYS))}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise BenchError(f"{where}: `name` is required (a short unique string)")
+    modality = entry.get("modality", "image")
+    if modality not in MODALITIES:
+        raise BenchError(f"{where}: modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+    media_type = entry.get("media_type")
+    if media_type not in LABELS:
+        raise BenchError(f"{where}: media_type must be one of {', '.join(LABELS)}, got {media_type!r}")
+    source = entry.get("source")
+    if not isinstance(source, dict) or source.get("type") not in SOURCES:
+        raise BenchError(f"{where}: `source.type` must be one of {', '.join(SOURCES)}, got {source!r}")
+    source = dict(source)
+    if source.get("path"):
+        p = Path(str(source["path"])).expanduser()
+        source["path"] = str(p if p.is_absolute() else (path.parent / p).resolve())
+    max_samples = entry.get("max_samples")
+    if max_samples is not None and (not isinstance(max_samples, int) or max_samples < 1):
+        raise BenchError(f"{where}: max_samples must be a positive integer, got {max_samples!r}")
+    weight = entry.get("weight", 1.0)
+    if not isinstance(weight, (int, float)) or weight <= 0:
+        raise BenchError(f"{where}: weight must be a positive number, got {weight!r}")
+    return DatasetSpec(name, modality, media_type, source, max_samples, float(weight), str(entry.get("description", "")), str(path))
+
+
+def iter_samples(spec: DatasetSpec, limit: int | None = None) -> Iterator[SampleRef]:
+    """The dataset's samples in their stable order, at most ``min(max_samples, limit)`` of them.
+
+    Raises ``BenchError`` up front when the dataset has no samples at all."""
+    caps = [c for c in (spec.max_samples, limit) if c]
+    cap = min(caps) if caps else None
+    stream = SOURCES[spec.source["type"]](spec)
+    try:
+        first = next(stream)
+    except StopIteration:
+        raise BenchError(f"dataset {spec.name!r} is empty: no samples found at {spec.location}; add media there or fix `source` in {spec.declared_in}") from None
+    chained = itertools.chain([first], stream)
+    return itertools.islice(chained, cap) if cap else chained

@@ -1,0 +1,211 @@
+"""Sources: a dataset spec -> a stream of ``SampleRef`` (lazy, so memory does not grow with size).
+
+Sample ids are stable and unique within a dataset: the relative path for folders,
+``<file>#<row>`` for parquet, ``<split>#<row>`` for Hugging Face datasets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.errors import BenchError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".ppm", ".pgm")
+BYTES_COLUMN_HINTS = ("image", "img", "bytes", "image_bytes", "content", "data")
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """One sample to score: where its bytes are (``path``) or the bytes themselves (``data``)."""
+
+    dataset: str
+    media_type: str
+    label: int
+    sample_id: str
+    weight: float = 1.0
+    path: str | None = None
+    data: bytes | None = None
+
+
+def folder_files(root: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """Files under ``root`` (recursive) with one of the extensions, sorted by relative path;
+    hidden files and folders are skipped."""
+    if not root.is_dir():
+        raise BenchError(f"dataset folder not found: {root}; fix `source.path` in the dataset's YAML")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith(".") and name.lower().endswith(extensions):
+                found.append(Path(dirpath) / name)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def iter_folder(spec, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> Iterator[SampleRef]:
+    root = Path(spec.source["path"])
+    exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in spec.source.get("extensions", extensions))
+    for path in folder_files(root, exts):
+        yield SampleRef(spec.name, spec.media_type, spec.label, path.relative_to(root).as_posix(), spec.weight, path=str(path))
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(path.rglob("*.parquet"), key=lambda p: p.relative_to(path).as_posix())
+        if files:
+            return files
+        raise BenchError(f"no .parquet files under {path}; fix `source.path` in the dataset's YAML")
+    raise BenchError(f"parquet source not found: {path}; fix `source.path` in the dataset's YAML")
+
+
+def detect_bytes_column(schema, wanted: str | None, where: str) -> str:
+    """The column holding encoded media: the named one, else the only binary (or
+    ``{bytes, path}`` struct) column, preferring common names when there are several."""
+    import pyarrow as pa
+
+    def is_media(field) -> bool:
+        t = field.type
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            return True
+        return pa.types.is_struct(t) and any(t.field(i).name == "bytes" for i in range(t.num_fields))
+
+    names = [f.name for f in schema]
+    if wanted:
+        if wanted not in names:
+            raise BenchError(f"column {wanted!r} not in {where}; columns: {', '.join(names)}")
+        return wanted
+    media = [f.name for f in schema if is_media(f)]
+    if len(media) == 1:
+        return media[0]
+    for hint in BYTES_COLUMN_HINTS:
+        if hint in media:
+            return hint
+    if not media:
+        raise BenchError(f"no column of encoded bytes in {where} (columns: {', '.join(names)}); store the media as binary or {{bytes, path}}")
+    raise BenchError(f"several byte columns in {where} ({', '.join(media)}); name one with `source.column`")
+
+
+def media_bytes(value) -> bytes | None:
+    """Bytes from a binary cell or a ``{bytes, path}`` cell (reading the path when bytes are empty)."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            return bytes(value["bytes"])
+        if value.get("path") and os.path.isfile(value["path"]):
+            with open(value["path"], "rb") as f:
+                return f.read()
+    return None
+
+
+def iter_parquet(spec) -> Iterator[SampleRef]:
+    import pyarrow.parquet as pq
+
+    root = Path(spec.source["path"])
+    files = _parquet_files(root)
+    id_column = spec.source.get("id_column")
+    seen: set[str] = set()
+    for file in files:
+        rel = file.name if root.is_file() else file.relative_to(root).as_posix()
+        pf = pq.ParquetFile(file)
+        column = detect_bytes_column(pf.schema_arrow, spec.source.get("column"), str(file))
+        columns = [column] + ([id_column] if id_column else [])
+        if id_column and id_column not in pf.schema_arrow.names:
+            raise BenchError(f"id column {id_column!r} not in {file}; fix `source.id_column`")
+        row = 0
+        for batch in pf.iter_batches(batch_size=64, columns=columns):
+            cells = batch.column(0).to_pylist()
+            ids = batch.column(1).to_pylist() if id_column else [None] * len(cells)
+            for cell, given in zip(cells, ids):
+                sample_id = f"{rel}#{row}" if given is None else str(given)
+                if given is not None:
+                    if sample_id in seen:
+                        raise BenchError(f"id column {id_column!r} repeats the id {sample_id!r} in {file}; ids must be unique")
+                    seen.add(sample_id)
+                yield SampleRef(spec.name, spec.media_type, spec.label, sample_id, spec.weight, data=media_bytes(cell) or b"")
+                row += 1
+
+
+def iter_huggingface(spec) -> Iterator[SampleRef]:
+    """A Hub dataset id or a local dataset folder, streamed through ``datasets``."""
+    import datasets
+
+    src = spec.source
+    split = src.get("split", "train")
+    ds = _open_hf(src, split)
+    features = ds.features or {}
+    column = src.get("column") or _hf_image_column(features, spec.name)
+    if features and column not in features:
+        raise BenchError(f"column {column!r} not in dataset {spec.name}; columns: {', '.join(features)}")
+    if features and isinstance(features[column], datasets.Image):
+        ds = ds.cast_column(column, datasets.Image(decode=False))
+    ds = ds.select_columns([column])
+    for row, item in enumerate(ds):
+        yield SampleRef(spec.name, spec.media_type, spec.label, f"{split}#{row}", spec.weight, data=media_bytes(item[column]) or b"")
+
+
+def _open_hf(src: dict, split: str):
+    import datasets
+
+    path = src.get("path")
+    try:
+        if path and _saved_to_disk(Path(path)):
+            loaded = datasets.load_from_disk(path)
+            if isinstance(loaded, datasets.DatasetDict):
+                if split not in loaded:
+                    raise BenchError(f"split {split!r} not in {path}; splits: {', '.join(loaded)}")
+                loaded = loaded[split]
+            return loaded.to_iterable_dataset()
+        target = path or src.get("id")
+        if not target:
+            raise BenchError("a huggingface source needs `id` (a Hub dataset id) or `path` (a local dataset folder)")
+        if path and not Path(path).exists():
+            raise BenchError(f"dataset folder not found: {path}; fix `source.path` in the dataset's YAML")
+        kwargs = {"name": src["config"]} if src.get("config") else {}
+        return datasets.load_dataset(target, split=split, streaming=True, **kwargs)
+    except BenchError:
+        raise
+    except Exception as exc:  # datasets raises many types (network, missing split, bad files)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BenchError(f"cannot open Hugging Face dataset {path or src.get('id')!r} (split {split!r}): {first[:300]}") from None
+
+
+def _saved_to_disk(path: Path) -> bool:
+    """A folder written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk``."""
+    return (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
+
+
+def _hf_image_column(features, name: str) -> str:
+    import datasets
+
+    images = [k for k, v in (features or {}).items() if isinstance(v, datasets.Image)]
+    if len(images) == 1:
+        return images[0]
+    for hint in BYTES_COLUMN_HINTS:
+        if hint in (features or {}):
+            return hint
+    raise BenchError(f"cannot tell which column of dataset {name} holds the images; set `source.column`")
+
+
+SOURCES = {"folder": iter_folder, "parquet": iter_parquet, "huggingface": iter_huggingface}
+
+
+def count_samples(spec, limit: int | None = None) -> int | None:
+    """How many samples a run will take from the dataset, when that is cheap to know."""
+    kind = spec.source["type"]
+    if kind == "folder":
+        n = sum(1 for _ in iter_folder(spec))
+    elif kind == "parquet":
+        import pyarrow.parquet as pq
+
+        n = sum(pq.ParquetFile(f).metadata.num_rows for f in _parquet_files(Path(spec.source["path"])))
+    else:
+        return None
+    caps = [c for c in (spec.max_samples, limit) if c]
+    return min([n, *caps])

@@ -1,0 +1,192 @@
+"""Metrics of SPEC section 4 as pure functions over arrays.
+
+Positive class = AI (label != 0). Sample weights enter every metric as if the sample were
+repeated ``weight`` times. ``q = clip(p_ai, 1e-7, 1 - 1e-7)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = 1e-7
+N_CLASSES = 3
+
+
+def _validate(y: np.ndarray, n: int, name: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"Expected `{name}` to be a 1-D array of length {n}, but got shape {y.shape}")
+    return y
+
+
+def _weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(n)
+    w = _validate(weights, n, "weights").astype(float)
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError("Expected `weights` to be finite and non-negative, but got other values")
+    return w
+
+
+def mcc_from_counts(tp: float, tn: float, fp: float, fn: float) -> float:
+    """MCC = (TP*TN - FP*FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 when the denominator is 0."""
+    den = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+    if den <= 0:
+        return 0.0
+    return float((tp * tn - fp * fn) / math.sqrt(den))
+
+
+def sn34(mcc: float, brier: float) -> float:
+    """SN34 = sqrt(max(1e-12, ((MCC+1)/2)^1.2 * max(0, (0.25-Brier)/0.25)^1.8)), clipped to [0, 1]."""
+    value = math.sqrt(max(1e-12, ((mcc + 1) / 2) ** 1.2 * max(0.0, (0.25 - brier) / 0.25) ** 1.8))
+    return min(1.0, max(0.0, value))
+
+
+def confusion_3class(labels: np.ndarray, preds: np.ndarray, weights: np.ndarray | None = None) -> list[list[float]]:
+    """3x3 confusion matrix, rows = true class, columns = predicted class (a prediction outside
+    0..2, i.e. a model error, appears in no column)."""
+    labels = np.asarray(labels)
+    preds = _validate(preds, labels.shape[0], "preds")
+    w = _weights(weights, labels.shape[0])
+    matrix = np.zeros((N_CLASSES, N_CLASSES))
+    valid = (preds >= 0) & (preds < N_CLASSES)
+    np.add.at(matrix, (labels[valid], preds[valid]), w[valid])
+    return matrix.tolist()
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The arrays a metric needs, for the samples that count (data errors already removed)."""
+
+    labels: np.ndarray  # 0 real, 1 synthetic, 2 semisynthetic
+    p_ai: np.ndarray  # probability of AI
+    pred_binary: np.ndarray  # 1 = AI
+    pred: np.ndarray  # 3-class decision; -1 where unavailable (model error)
+    weights: np.ndarray
+
+    @classmethod
+    def build(cls, labels, p_ai, pred_binary, pred, weights=None) -> Scored:
+        labels = np.asarray(labels, dtype=np.int64)
+        n = labels.shape[0]
+        return cls(
+            labels=labels,
+            p_ai=_validate(p_ai, n, "p_ai").astype(float),
+            pred_binary=_validate(pred_binary, n, "pred_binary").astype(np.int64),
+            pred=_validate(pred, n, "pred").astype(np.int64),
+            weights=_weights(weights, n),
+        )
+
+    @property
+    def y(self) -> np.ndarray:
+        return (self.labels != 0).astype(float)
+
+
+def _binary_terms(s: Scored) -> dict[str, np.ndarray]:
+    """Per-sample terms whose weighted sums give every metric (so bootstrap is a matrix product)."""
+    y = s.y
+    hat = s.pred_binary.astype(float)
+    q = np.clip(s.p_ai, EPS, 1 - EPS)
+    return {
+        "correct": (hat == y).astype(float),
+        "correct3": (s.pred == s.labels).astype(float),
+        "tp": hat * y,
+        "tn": (1 - hat) * (1 - y),
+        "fp": hat * (1 - y),
+        "fn": (1 - hat) * y,
+        "sq": (q - y) ** 2,
+        "ce": -(y * np.log(q) + (1 - y) * np.log(1 - q)),
+    }
+
+
+def _from_sums(sums: dict[str, float], total: float) -> dict[str, float]:
+    mcc = mcc_from_counts(sums["tp"], sums["tn"], sums["fp"], sums["fn"])
+    brier = sums["sq"] / total
+    return {
+        "accuracy": sums["correct"] / total,
+        "accuracy_3class": sums["correct3"] / total,
+        "mcc": mcc,
+        "brier": brier,
+        "cross_entropy": sums["ce"] / total,
+        "sn34": sn34(mcc, brier),
+    }
+
+
+def compute(s: Scored) -> dict[str, float | None]:
+    """Accuracy (binary and 3-class), MCC, Brier, cross-entropy and SN34; ``None`` when empty."""
+    total = float(s.weights.sum())
+    if s.labels.shape[0] == 0 or total <= 0:
+        return {k: None for k in ("accuracy", "accuracy_3class", "mcc", "brier", "cross_entropy", "sn34")}
+    terms = _binary_terms(s)
+    return _from_sums({k: float(v @ s.weights) for k, v in terms.items()}, total)
+
+
+def bootstrap_ci(
+    s: Scored, n_boot: int = 1000, seed: int = 0, level: float = 0.95, chunk: int = 100
+) -> dict[str, list[float] | None]:
+    """Percentile bootstrap intervals for accuracy, MCC and SN34 (resampling samples with
+    replacement, weights carried along), reproducible for a fixed ``seed``."""
+    keys = ("accuracy", "mcc", "sn34")
+    n = s.labels.shape[0]
+    if n == 0 or n_boot <= 0:
+        return {k: None for k in keys}
+    terms = _binary_terms(s)
+    names = list(terms)
+    matrix = np.stack([terms[k] * s.weights for k in names] + [s.weights], axis=1)  # (n, m+1)
+    rng = np.random.default_rng(seed)
+    values = {k: [] for k in keys}
+    uniform = np.full(n, 1.0 / n)
+    done = 0
+    while done < n_boot:
+        m = min(chunk, n_boot - done)
+        counts = rng.multinomial(n, uniform, size=m).astype(float)  # (m, n)
+        sums = counts @ matrix  # (m, names + total)
+        for row in sums:
+            total = row[-1]
+            if total <= 0:
+                continue
+            metrics = _from_sums(dict(zip(names, row[:-1])), total)
+            for k in keys:
+                values[k].append(metrics[k])
+        done += m
+    alpha = (1 - level) / 2
+    return {k: [float(np.quantile(v, alpha)), float(np.quantile(v, 1 - alpha))] if v else None for k, v in values.items()}
+
+
+def _scored(df) -> Scored:
+    return Scored.build(df["label"].to_numpy(), df["p_ai"].to_numpy(), df["pred_binary"].to_numpy(), df["pred"].to_numpy(), df["weight"].to_numpy())
+
+
+def group_metrics(df, three_class: bool) -> dict:
+    """Metrics of one group of records: data errors excluded, model errors counted as wrong."""
+    counted = df[df["status"] != "data_error"]
+    out = {
+        "n": int(len(counted)),
+        "errors": int((df["status"] != "ok").sum()),
+        "data_errors": int((df["status"] == "data_error").sum()),
+        "model_errors": int((df["status"] == "model_error").sum()),
+    }
+    out.update(compute(_scored(counted)))
+    if not three_class:
+        out["accuracy_3class"] = None
+    return out
+
+
+def summarise(df, three_class: bool, n_boot: int = 1000, seed: int = 0) -> dict:
+    """``overall`` (with ``ci``), ``per_dataset``, ``per_media_type`` and the 3x3 ``confusion``."""
+    counted = df[df["status"] != "data_error"]
+    overall = group_metrics(df, three_class)
+    overall["ci"] = bootstrap_ci(_scored(counted), n_boot=n_boot, seed=seed)
+    per_dataset = [{"dataset": name} | group_metrics(g, three_class) for name, g in df.groupby("dataset", sort=False)]
+    per_media = [{"media_type": name} | group_metrics(g, three_class) for name, g in df.groupby("media_type", sort=False)]
+    confusion = None
+    if three_class:
+        confusion = {
+            "labels": ["real", "synthetic", "semisynthetic"],
+            "rows": "true class",
+            "columns": "predicted class",
+            "matrix": confusion_3class(counted["label"].to_numpy(), counted["pred"].to_numpy(), counted["weight"].to_numpy()),
+        }
+    return {"overall": overall, "per_dataset": per_dataset, "per_media_type": per_media, "confusion": confusion}

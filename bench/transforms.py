@@ -1,0 +1,178 @@
+"""Geometry and augmentation: pure functions of (array, parameters, seed).
+
+Geometry (SPEC section 2, steps 2-3) has two named routes that give the same picture but not the
+same pixels; ``crop-resize`` is the default because it is what the public benchmark computes.
+Augmentation goes through albumentations, kept behind this module so it can be replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.errors import BenchError
+
+GEOMETRIES = ("crop-resize", "resize-crop")
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "bilinear": cv2.INTER_LINEAR,
+    "area": cv2.INTER_AREA,
+    "cubic": cv2.INTER_CUBIC,
+    "bicubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+AUGMENT_LEVELS = (0, 1, 2, 3)
+
+
+def interpolation_flag(name: str) -> int:
+    """OpenCV flag for an interpolation name (``linear`` is the default everywhere)."""
+    try:
+        return INTERPOLATIONS[name]
+    except KeyError:
+        raise BenchError(
+            f"unknown interpolation {name!r}; use one of: {', '.join(sorted(INTERPOLATIONS))}"
+        ) from None
+
+
+def crop_box(h: int, w: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """The ``crop-resize`` window ``(top, left, rows, cols)`` of an ``h x w`` image.
+
+    With ``s = min(h/H, w/W)``: ``rows = min(round(s*H), h)``, ``cols = min(round(s*W), w)``, at
+    offsets ``((h-rows)//2, (w-cols)//2)``. The window has the target's aspect ratio.
+    """
+    s = min(h / height, w / width)
+    rows = max(1, min(round(s * height), h))
+    cols = max(1, min(round(s * width), w))
+    return (h - rows) // 2, (w - cols) // 2, rows, cols
+
+
+def crop_resize(image: np.ndarray, height: int, width: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Centre crop to the target aspect ratio, then one resize to ``width x height``."""
+    top, left, rows, cols = crop_box(image.shape[0], image.shape[1], height, width)
+    window = image[top : top + rows, left : left + cols]
+    if window.shape[0] == height and window.shape[1] == width:
+        return np.ascontiguousarray(window)
+    return cv2.resize(window, (width, height), interpolation=interpolation)
+
+
+def resize_crop(image: np.ndarray, height: int, width: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Scale the shortest edge (``s = max(H/h, W/w)``, rounded, never below H, W), then centre crop."""
+    h, w = image.shape[:2]
+    s = max(height / h, width / w)
+    new_h = max(round(h * s), height)
+    new_w = max(round(w * s), width)
+    if (new_h, new_w) != (h, w):
+        image = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    top = (new_h - height) // 2
+    left = (new_w - width) // 2
+    return np.ascontiguousarray(image[top : top + height, left : left + width])
+
+
+def fit(image: np.ndarray, height: int, width: int, geometry: str = "crop-resize", interpolation: str = "linear") -> np.ndarray:
+    """Resize and centre crop an HWC image to exactly ``height x width`` by the named geometry."""
+    flag = interpolation_flag(interpolation)
+    if geometry == "crop-resize":
+        return crop_resize(image, height, width, flag)
+    if geometry == "resize-crop":
+        return resize_crop(image, height, width, flag)
+    raise BenchError(f"unknown geometry {geometry!r}; use one of: {', '.join(GEOMETRIES)}")
+
+
+def sample_seed(run_seed: int, dataset: str, sample_id: str) -> int:
+    """Per-sample augmentation seed ``f(run_seed, dataset, sample_id)``: stable across runs,
+    processes, thread schedules and models (a keyed hash, not Python's salted ``hash``)."""
+    digest = hashlib.blake2b(f"{run_seed}\x1f{dataset}\x1f{sample_id}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _preset(level: int) -> list:
+    import albumentations as A
+
+    flips = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
+    if level == 1:
+        return flips
+    mild_colour = [
+        A.ColorJitter(brightness=0.0, contrast=(0.8, 1.2), saturation=(0.8, 1.2), hue=0.0, p=0.5),
+    ]
+    if level == 2:
+        return flips + mild_colour
+    strong_colour = [
+        A.ColorJitter(brightness=0.0, contrast=(0.7, 1.3), saturation=(0.7, 1.3), hue=0.0, p=0.6),
+    ]
+    noise_blur = [
+        A.GaussNoise(std_range=(0.02, 0.08), p=0.5),
+        A.GaussianBlur(blur_limit=(3, 7), sigma_limit=(0.3, 1.5), p=0.5),
+    ]
+    return flips + strong_colour + noise_blur
+
+
+class Augmenter:
+    """Seeded augmentation: ``augmenter(image, seed)`` gives the same output for the same seed,
+    whichever thread calls it. Each thread holds its own albumentations pipeline, re-seeded per
+    sample, so no random state is shared between threads."""
+
+    def __init__(self, level: int = 0, pipeline_file: str | None = None):
+        if level not in AUGMENT_LEVELS:
+            raise BenchError(f"augment level must be one of 0, 1, 2, 3, got {level!r}")
+        if pipeline_file is not None and not Path(pipeline_file).is_file():
+            raise BenchError(f"augmentation pipeline file not found: {pipeline_file}; give a path to a saved albumentations pipeline (.json or .yaml)")
+        self.level = level
+        self.pipeline_file = pipeline_file
+        self._local = threading.local()
+        if self.enabled:
+            self._compose()  # fail early, in the caller's thread, on a bad pipeline file
+
+    @property
+    def enabled(self) -> bool:
+        return self.level > 0 or self.pipeline_file is not None
+
+    def describe(self) -> str:
+        return f"pipeline file {self.pipeline_file}" if self.pipeline_file else f"level {self.level}"
+
+    def _compose(self) -> Callable:
+        compose = getattr(self._local, "compose", None)
+        if compose is None:
+            os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+            import albumentations as A
+
+            if self.pipeline_file:
+                try:
+                    loaded = A.load(self.pipeline_file, data_format="yaml" if self.pipeline_file.endswith((".yaml", ".yml")) else "json")
+                except Exception as exc:  # albumentations raises many types for a bad file
+                    raise BenchError(f"cannot load augmentation pipeline {self.pipeline_file}: {exc}; save it with albumentations.save()") from None
+                compose = A.Compose([loaded], seed=0)
+            else:
+                compose = A.Compose(_preset(self.level), seed=0)
+            self._local.compose = compose
+        return compose
+
+    def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
+        if not self.enabled:
+            return image
+        compose = self._compose()
+        compose.set_random_seed(seed)
+        return np.ascontiguousarray(compose(image=image)["image"])
+
+    def frames(self, frames: np.ndarray, seed: int) -> np.ndarray:
+        """Augment a clip ``(T, H, W, 3)`` with one set of parameters for all its frames."""
+        if not self.enabled:
+            return frames
+        compose = self._compose()
+        compose.set_random_seed(seed)
+        return np.ascontiguousarray(compose(images=frames)["images"])
+
+
+def to_chw(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """HWC -> CHW (``out`` may be a preallocated slot of a batch buffer)."""
+    chw = image.transpose(2, 0, 1)
+    if out is None:
+        return np.ascontiguousarray(chw)
+    out[...] = chw
+    return out
