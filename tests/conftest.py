@@ -1,0 +1,30 @@
+"""Shared fixtures: offline environment, tiny ONNX models built in the test, tiny media."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["NO_ALBUMENTATIONS_UPDATE"] = "1"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests import models  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def mean_model(tmp_path) -> Path:
+    """Probe: logits = per-channel means of the uint8 input, (batch, 3, 32, 32)."""
+    return models.save(models.channel_means(32, 32), tmp_path / "means.onnx")
+
+
+@pytest.fixture
+def registry_dir(tmp_path) -> Path:
+    d = tmp_path / "datasets"
+    d.mkdir()
+    return d

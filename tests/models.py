@@ -1,0 +1,71 @@
+"""Tiny ONNX models for tests, built with the onnx helper API (no files shipped)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+IR_VERSION = 10  # what current ONNX Runtime releases load
+OPSET = 18
+
+
+def _model(nodes, inputs, outputs, initializers=()) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "test", inputs, outputs, initializer=list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def save(model: onnx.ModelProto, path: Path) -> Path:
+    onnx.save(model, str(path))
+    return path
+
+
+def channel_means(h: int | str = 32, w: int | str = 32, dtype=TensorProto.UINT8, batch="batch") -> onnx.ModelProto:
+    """logits[b, c] = mean over H, W of input[b, c] (so logits are the RGB means, 0..255)."""
+    x = helper.make_tensor_value_info("image", dtype, [batch, 3, h, w])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 3])
+    nodes = [
+        helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["f", "axes"], ["logits"], keepdims=0),
+    ]
+    axes = numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes")
+    return _model(nodes, [x], [y], [axes])
+
+
+def identity_logits(width: int = 3, h: int = 16, w: int = 16, scale: float = 1.0, bias=None) -> onnx.ModelProto:
+    """logits = scale * (channel means / 255) [:width] + bias: a controllable detector."""
+    x = helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", 3, h, w])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", width])
+    bias = np.zeros(width, np.float32) if bias is None else np.asarray(bias, np.float32)
+    weight = np.zeros((3, width), np.float32)
+    for i in range(width):
+        weight[i, i] = scale / 255.0
+    nodes = [
+        helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["f", "axes"], ["m"], keepdims=0),
+        helper.make_node("MatMul", ["m", "W"], ["z"]),
+        helper.make_node("Add", ["z", "B"], ["logits"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes"),
+        numpy_helper.from_array(weight, "W"),
+        numpy_helper.from_array(bias, "B"),
+    ]
+    return _model(nodes, [x], [y], inits)
+
+
+def nan_when_dark(h: int = 16, w: int = 16) -> onnx.ModelProto:
+    """Logits = log(channel means): -inf (non-finite) for an all-black image."""
+    x = helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", 3, h, w])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    nodes = [
+        helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["f", "axes"], ["m"], keepdims=0),
+        helper.make_node("Log", ["m"], ["logits"]),
+    ]
+    return _model(nodes, [x], [y], [numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes")])
