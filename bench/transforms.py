@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -153,20 +154,26 @@ class Augmenter:
             self._local.compose = compose
         return compose
 
+    def _seeded(self, seed: int) -> Callable:
+        """The thread's pipeline, re-seeded: one generator shared by all its transforms.
+
+        albumentations' own ``set_random_seed`` seeds each transform's generator alike, so every
+        transform draws the same numbers (both flips fire together, or neither): correlated
+        augmentation. ``set_random_state`` shares one stream, drawn in sequence, instead."""
+        compose = self._compose()
+        compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
+        return compose
+
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
         if not self.enabled:
             return image
-        compose = self._compose()
-        compose.set_random_seed(seed)
-        return np.ascontiguousarray(compose(image=image)["image"])
+        return np.ascontiguousarray(self._seeded(seed)(image=image)["image"])
 
     def frames(self, frames: np.ndarray, seed: int) -> np.ndarray:
         """Augment a clip ``(T, H, W, 3)`` with one set of parameters for all its frames."""
         if not self.enabled:
             return frames
-        compose = self._compose()
-        compose.set_random_seed(seed)
-        return np.ascontiguousarray(compose(images=frames)["images"])
+        return np.ascontiguousarray(self._seeded(seed)(images=frames)["images"])
 
 
 def to_chw(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
