@@ -51,6 +51,11 @@ def decide(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Widths 2 and 1 have no 3-class decision (``pred = -1``)."""
     logits = np.asarray(logits, dtype=np.float64)
     n, k = logits.shape
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows become model errors
+        return _decide(logits, n, k)
+
+
+def _decide(logits: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if k == 1:
         p_ai = 1.0 / (1.0 + np.exp(-logits[:, 0]))
         return p_ai, np.full(n, -1), (p_ai > 0.5).astype(np.int64)

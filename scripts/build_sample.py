@@ -64,41 +64,104 @@ class Photo:
 
 SK = "skimage/data/_fetchers.py (docstring of the loader function)"
 REAL_PHOTOS = [
-    Photo("astronaut", "scikit-image", "skimage/data/astronaut.png",
-          "NASA photograph of Eileen Collins: \"No known copyright restrictions, released into the public domain.\"", SK),
-    Photo("chelsea", "scikit-image", "skimage/data/chelsea.png",
-          "\"No copyright restrictions. CC0 by the photographer (Stefan van der Walt).\"", SK),
-    Photo("coffee", "scikit-image", "skimage/data/coffee.png",
-          "\"No copyright restrictions. CC0 by the photographer (Rachel Michetti).\" (courtesy of Pikolo Espresso Bar)", SK),
-    Photo("rocket", "scikit-image", "skimage/data/rocket.jpg",
-          "SpaceX launch photo of DSCOVR on Falcon 9, \"released in the public domain\" by SpaceX", SK),
-    Photo("hubble_deep_field", "scikit-image", "skimage/data/hubble_deep_field.jpg",
-          "Hubble eXtreme Deep Field, captured by NASA, \"may be freely used in the public domain\"", SK),
-    Photo("immunohistochemistry", "scikit-image", "skimage/data/ihc.png",
-          "IHC micrograph acquired at CMMI: \"No known copyright restrictions.\"", SK),
-    Photo("retina", "scikit-image", "skimage/data/retina.jpg",
-          "Fundus photograph (Mikael Häggström, Wikimedia Commons): \"Creative Commons CC0 1.0 Universal Public Domain Dedication\"", SK),
-    Photo("motorcycle_left", "scikit-image", "skimage/data/motorcycle_left.png",
-          "Middlebury 2014 stereo benchmark (Scharstein et al.), down-sampled. The docstring states NO licence for "
-          "the image itself; it is distributed inside the BSD-3-Clause scikit-image wheel", SK),
-    Photo("motorcycle_right", "scikit-image", "skimage/data/motorcycle_right.png",
-          "as motorcycle_left (no licence statement for the image itself)", SK),
-    Photo("china", "scikit-learn", "sklearn/datasets/images/china.jpg",
-          "Creative Commons, https://creativecommons.org/licenses/by/2.0/ (CC BY 2.0); attribution "
-          "\"Some rights reserved by danielbuechele\", https://www.flickr.com/photos/danielbuechele/6061409035/",
-          "sklearn/datasets/images/README.txt"),
-    Photo("flower", "scikit-learn", "sklearn/datasets/images/flower.jpg",
-          "Creative Commons, https://creativecommons.org/licenses/by/2.0/ (CC BY 2.0); the README's attribution line "
-          "says \"danielbuechele\" but its links point to https://www.flickr.com/photos/vultilion/6056698931/",
-          "sklearn/datasets/images/README.txt"),
-    Photo("grace_hopper", "matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
-          "NO licence statement for the photograph in the wheel (sample_data/README.txt only says it is sample data "
-          "for matplotlib's examples); it is distributed under the matplotlib licence (PSF-style, dist-info/LICENSE)",
-          "matplotlib/mpl-data/sample_data/README.txt, matplotlib-3.11.2.dist-info/LICENSE"),
+    Photo(
+        "astronaut",
+        "scikit-image",
+        "skimage/data/astronaut.png",
+        'NASA photograph of Eileen Collins: "No known copyright restrictions, released into the public domain."',
+        SK,
+    ),
+    Photo(
+        "chelsea",
+        "scikit-image",
+        "skimage/data/chelsea.png",
+        '"No copyright restrictions. CC0 by the photographer (Stefan van der Walt)."',
+        SK,
+    ),
+    Photo(
+        "coffee",
+        "scikit-image",
+        "skimage/data/coffee.png",
+        '"No copyright restrictions. CC0 by the photographer (Rachel Michetti)." (courtesy of Pikolo Espresso Bar)',
+        SK,
+    ),
+    Photo(
+        "rocket",
+        "scikit-image",
+        "skimage/data/rocket.jpg",
+        'SpaceX launch photo of DSCOVR on Falcon 9, "released in the public domain" by SpaceX',
+        SK,
+    ),
+    Photo(
+        "hubble_deep_field",
+        "scikit-image",
+        "skimage/data/hubble_deep_field.jpg",
+        'Hubble eXtreme Deep Field, captured by NASA, "may be freely used in the public domain"',
+        SK,
+    ),
+    Photo(
+        "immunohistochemistry",
+        "scikit-image",
+        "skimage/data/ihc.png",
+        'IHC micrograph acquired at CMMI: "No known copyright restrictions."',
+        SK,
+    ),
+    Photo(
+        "retina",
+        "scikit-image",
+        "skimage/data/retina.jpg",
+        'Fundus photograph (Mikael Häggström, Wikimedia Commons): "Creative Commons CC0 1.0 Universal Public Domain Dedication"',
+        SK,
+    ),
+    Photo(
+        "motorcycle_left",
+        "scikit-image",
+        "skimage/data/motorcycle_left.png",
+        "Middlebury 2014 stereo benchmark (Scharstein et al.), down-sampled. The docstring states NO licence for "
+        "the image itself; it is distributed inside the BSD-3-Clause scikit-image wheel",
+        SK,
+    ),
+    Photo(
+        "motorcycle_right",
+        "scikit-image",
+        "skimage/data/motorcycle_right.png",
+        "as motorcycle_left (no licence statement for the image itself)",
+        SK,
+    ),
+    Photo(
+        "china",
+        "scikit-learn",
+        "sklearn/datasets/images/china.jpg",
+        "Creative Commons, https://creativecommons.org/licenses/by/2.0/ (CC BY 2.0); attribution "
+        '"Some rights reserved by danielbuechele", https://www.flickr.com/photos/danielbuechele/6061409035/',
+        "sklearn/datasets/images/README.txt",
+    ),
+    Photo(
+        "flower",
+        "scikit-learn",
+        "sklearn/datasets/images/flower.jpg",
+        "Creative Commons, https://creativecommons.org/licenses/by/2.0/ (CC BY 2.0); the README's attribution line "
+        'says "danielbuechele" but its links point to https://www.flickr.com/photos/vultilion/6056698931/',
+        "sklearn/datasets/images/README.txt",
+    ),
+    Photo(
+        "grace_hopper",
+        "matplotlib",
+        "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
+        "NO licence statement for the photograph in the wheel (sample_data/README.txt only says it is sample data "
+        "for matplotlib's examples); it is distributed under the matplotlib licence (PSF-style, dist-info/LICENSE)",
+        "matplotlib/mpl-data/sample_data/README.txt, matplotlib-3.11.2.dist-info/LICENSE",
+    ),
 ]
 
-OPENPEOPLE_ASSETS = ["studio_portrait", "studio_posture", "character_sheet", "emotions_sheet",
-                     "amateur_selfie", "amateur_posture"]
+OPENPEOPLE_ASSETS = [
+    "studio_portrait",
+    "studio_posture",
+    "character_sheet",
+    "emotions_sheet",
+    "amateur_selfie",
+    "amateur_posture",
+]
 
 # AI regions for semisynthetic samples, as fractions (x0, y0, x1, y1) of the openpeople image.
 # studio_portrait is a centred head shot (the prompt asks for 10% padding above the face), so a fixed box
@@ -121,8 +184,18 @@ def download_wheels(dest: Path) -> dict[str, Path]:
         found = sorted(dest.glob(prefix + "*.whl"))
         if not found:
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-                 "-d", str(dest), f"{package}=={version}"],
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--quiet",
+                    "-d",
+                    str(dest),
+                    f"{package}=={version}",
+                ],
                 check=True,
             )
             found = sorted(dest.glob(prefix + "*.whl"))
@@ -197,13 +270,14 @@ def feathered_ellipse(h: int, w: int) -> np.ndarray:
     return mask[..., None]
 
 
-def composite(background: np.ndarray, donor: np.ndarray, region: tuple[float, float, float, float],
-              seed: int) -> tuple[np.ndarray, dict]:
+def composite(
+    background: np.ndarray, donor: np.ndarray, region: tuple[float, float, float, float], seed: int
+) -> tuple[np.ndarray, dict]:
     """Blend ``region`` of ``donor`` into ``background`` at a seeded size and position."""
     rng = np.random.default_rng(seed)
     dh, dw = donor.shape[:2]
     x0, y0, x1, y1 = region
-    piece = donor[round(y0 * dh):round(y1 * dh), round(x0 * dw):round(x1 * dw)]
+    piece = donor[round(y0 * dh) : round(y1 * dh), round(x0 * dw) : round(x1 * dw)]
     bh, bw = background.shape[:2]
     frac = rng.uniform(0.35, 0.6)  # patch height as a fraction of the background's shorter side
     ph = max(16, round(min(bh, bw) * frac))
@@ -214,8 +288,8 @@ def composite(background: np.ndarray, donor: np.ndarray, region: tuple[float, fl
     py = int(rng.integers(0, bh - ph + 1))
     alpha = feathered_ellipse(ph, pw)
     out = background.astype(np.float32)
-    window = out[py:py + ph, px:px + pw]
-    out[py:py + ph, px:px + pw] = alpha * patch.astype(np.float32) + (1.0 - alpha) * window
+    window = out[py : py + ph, px : px + pw]
+    out[py : py + ph, px : px + pw] = alpha * patch.astype(np.float32) + (1.0 - alpha) * window
     info = {"x": px, "y": py, "w": pw, "h": ph, "area": float(alpha.sum()) / (bh * bw)}
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), info
 
@@ -244,9 +318,14 @@ def build(wheel_dir: Path) -> dict:
             image = limit_size(decode(data))
             name = f"{person}_{asset}.jpg"
             write_jpeg(OUT / "synthetic" / name, image)
-            provenance["synthetic"].append({"file": f"synthetic/{name}", "source": member,
-                                            "source_sha256": hashlib.sha256(data).hexdigest(),
-                                            "generator": generators[person]})
+            provenance["synthetic"].append(
+                {
+                    "file": f"synthetic/{name}",
+                    "source": member,
+                    "source_sha256": hashlib.sha256(data).hexdigest(),
+                    "generator": generators[person],
+                }
+            )
 
     donors = [(person, asset) for asset in AI_REGIONS for person in people]  # 20 donors, cycled
 
@@ -255,13 +334,21 @@ def build(wheel_dir: Path) -> dict:
         data = zips[photo.package].read(photo.member)
         image = decode(data)
         h, w = image.shape[:2]
-        provenance["sources"].append({"name": photo.name, "package": photo.package,
-                                      "version": PINS[photo.package], "member": photo.member,
-                                      "size": f"{w}x{h}", "sha256": hashlib.sha256(data).hexdigest(),
-                                      "licence": photo.licence, "licence_source": photo.licence_source})
+        provenance["sources"].append(
+            {
+                "name": photo.name,
+                "package": photo.package,
+                "version": PINS[photo.package],
+                "member": photo.member,
+                "size": f"{w}x{h}",
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "licence": photo.licence,
+                "licence_source": photo.licence_source,
+            }
+        )
         windows = crop_windows(photo.name, h, w, REAL_CROPS + SEMI_CROPS)
         for k, (x, y, cw, ch) in enumerate(windows):
-            crop = limit_size(image[y:y + ch, x:x + cw])
+            crop = limit_size(image[y : y + ch, x : x + cw])
             name = f"{photo.name}_{k}.jpg"
             entry = {"crop": [x, y, cw, ch], "source": photo.member}
             if k < REAL_CROPS:
@@ -273,8 +360,14 @@ def build(wheel_dir: Path) -> dict:
             donor = decode(op.read(f"openpeople/data/curated/{person}/assets/{asset}.jpg"))
             mixed, placed = composite(crop, donor, AI_REGIONS[asset], stable_seed("paste", photo.name, k))
             write_jpeg(OUT / "semisynthetic" / name, mixed)
-            provenance["semisynthetic"].append({"file": f"semisynthetic/{name}", **entry,
-                                                "ai_region_from": f"{person}/{asset}", "pasted_at": placed})
+            provenance["semisynthetic"].append(
+                {
+                    "file": f"semisynthetic/{name}",
+                    **entry,
+                    "ai_region_from": f"{person}/{asset}",
+                    "pasted_at": placed,
+                }
+            )
     provenance["generators"] = sorted(set(generators.values()))
     provenance["wheels"] = {package: path.name for package, path in wheels.items()}
     return provenance
@@ -298,14 +391,14 @@ def write_docs(prov: dict) -> None:
         "- scikit-image 0.26.0: BSD-3-Clause (`scikit_image-0.26.0.dist-info/LICENSE.txt`, `Files: *`).",
         "- scikit-learn 1.9.1: BSD-3-Clause (`scikit_learn-1.9.1.dist-info/METADATA`, `License-Expression`; text in",
         "  `licenses/COPYING`).",
-        "- matplotlib 3.11.2: \"License agreement for matplotlib versions 1.3.0 and later\" (PSF-style;",
+        '- matplotlib 3.11.2: "License agreement for matplotlib versions 1.3.0 and later" (PSF-style;',
         "  `matplotlib-3.11.2.dist-info/LICENSE`).",
-        "- openpeople 0.1.2: MIT, \"Copyright (c) 2026 Prompt Haus\" (`openpeople-0.1.2.dist-info/licenses/LICENSE`,",
+        '- openpeople 0.1.2: MIT, "Copyright (c) 2026 Prompt Haus" (`openpeople-0.1.2.dist-info/licenses/LICENSE`,',
         "  `License-Expression: MIT` in `METADATA`).",
         "",
         "## Real photographs (`real/`, and the backgrounds of `semisynthetic/`)",
         "",
-        "The licence column quotes the file named in the last column; \"SK\" means the docstring of the",
+        'The licence column quotes the file named in the last column; "SK" means the docstring of the',
         "loader function in `skimage/data/_fetchers.py` (the wheel's `skimage/data/README.txt` has no licence",
         "information).",
         "",
@@ -314,8 +407,10 @@ def write_docs(prov: dict) -> None:
     ]
     for s in prov["sources"]:
         where = "SK" if s["licence_source"] == SK else f"`{s['licence_source']}`"
-        lines.append(f"| `{s['name']}_*.jpg` | `{s['member']}` | {s['package']} {s['version']} | {s['size']} | "
-                     f"{s['licence']} | {where} |")
+        lines.append(
+            f"| `{s['name']}_*.jpg` | `{s['member']}` | {s['package']} {s['version']} | {s['size']} | "
+            f"{s['licence']} | {where} |"
+        )
     lines += [
         "",
         "Caveats: the scikit-image docstring of `stereo_motorcycle` names the source (Middlebury 2014 stereo",
@@ -329,9 +424,9 @@ def write_docs(prov: dict) -> None:
         "Source: `openpeople/data/curated/P*/assets/*.jpg` in openpeople 0.1.2 (MIT, see above): 10 fictional",
         f"people x 6 assets. Generator, from each `openpeople/data/curated/P*/metadata.json` (`generated_with`): "
         f"**{gen}**",
-        "(the package README says \"Gemini 3 Pro image generation\"); prompts are in",
-        "`openpeople/data/prompts/prompts.json`. The package README states: \"All people in this library are",
-        "entirely synthetic. They do not represent real individuals\".",
+        '(the package README says "Gemini 3 Pro image generation"); prompts are in',
+        '`openpeople/data/prompts/prompts.json`. The package README states: "All people in this library are',
+        'entirely synthetic. They do not represent real individuals".',
         "",
         "## Source file checksums (sha256 of the file inside the wheel)",
         "",
@@ -377,8 +472,10 @@ def write_docs(prov: dict) -> None:
     ]
     for s in prov["semisynthetic"]:
         p = s["pasted_at"]
-        readme.append(f"| `{s['file']}` | openpeople `{s['ai_region_from']}` | {tuple(s['crop'])} | "
-                      f"({p['x']}, {p['y']}, {p['w']}, {p['h']}) |")
+        readme.append(
+            f"| `{s['file']}` | openpeople `{s['ai_region_from']}` | {tuple(s['crop'])} | "
+            f"({p['x']}, {p['y']}, {p['w']}, {p['h']}) |"
+        )
     areas = [s["pasted_at"]["area"] for s in prov["semisynthetic"]]
     readme += [
         "",
@@ -412,7 +509,9 @@ def write_docs(prov: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheels", type=Path, help="folder for the downloaded wheels (kept); default: a temp folder")
+    parser.add_argument(
+        "--wheels", type=Path, help="folder for the downloaded wheels (kept); default: a temp folder"
+    )
     args = parser.parse_args()
     if args.wheels:
         args.wheels.mkdir(parents=True, exist_ok=True)

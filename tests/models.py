@@ -37,14 +37,15 @@ def channel_means(h: int | str = 32, w: int | str = 32, dtype=TensorProto.UINT8,
     return _model(nodes, [x], [y], [axes])
 
 
-def identity_logits(width: int = 3, h: int = 16, w: int = 16, scale: float = 1.0, bias=None) -> onnx.ModelProto:
-    """logits = scale * (channel means / 255) [:width] + bias: a controllable detector."""
+def linear_logits(width: int = 3, h: int = 16, w: int = 16, weight=None, bias=None) -> onnx.ModelProto:
+    """logits = (channel means / 255) @ weight + bias: a controllable detector. The default
+    weight calls bright images AI (synthetic) and dark ones real."""
     x = helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", 3, h, w])
     y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", width])
-    bias = np.zeros(width, np.float32) if bias is None else np.asarray(bias, np.float32)
-    weight = np.zeros((3, width), np.float32)
-    for i in range(width):
-        weight[i, i] = scale / 255.0
+    default_w = np.array([[-4.0, 4.0, 2.0], [-4.0, 4.0, 2.0], [-4.0, 4.0, 2.0]]) / 3
+    default_b = np.array([2.0, -2.0, -1.0])
+    weight = (default_w[:, :width] if weight is None else np.asarray(weight)).astype(np.float32) / 255.0
+    bias = (default_b[:width] if bias is None else np.asarray(bias)).astype(np.float32)
     nodes = [
         helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
         helper.make_node("ReduceMean", ["f", "axes"], ["m"], keepdims=0),
