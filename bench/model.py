@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bench.errors import BenchError
 
 DEFAULT_SIZE = 224
 MAX_FRAMES = 64
-MAX_UNCOMPRESSED = 4 << 30  # a zip member larger than this is refused before extraction
+MAX_UNCOMPRESSED = 2 << 30  # a single-file ONNX model cannot exceed protobuf's 2 GiB anyway
 ONNX_DTYPES = {
     "tensor(uint8)": np.uint8,
     "tensor(float)": np.float32,
@@ -64,33 +65,62 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_model_bytes(path: str | Path) -> bytes:
-    """The ONNX bytes of a ``.onnx`` file or of the single ``.onnx`` member of a ``.zip``."""
+def model_source(path: str | Path) -> str | bytes:
+    """What ONNX Runtime should load: the path of an ``.onnx`` file (so external-data files
+    beside it resolve), or the bytes of the single ``.onnx`` member of an upload ``.zip``."""
     path = Path(path)
     if not path.exists():
         raise BenchError(f"model not found: {path}; give the path to an .onnx file or an image_detector.zip / video_detector.zip")
     if path.is_dir():
         raise BenchError(f"model path {path} is a folder; give the .onnx file or the .zip inside it")
     if zipfile.is_zipfile(path):
-        return _read_zip_member(path)
+        return read_zip_model(path)
     if path.suffix.lower() == ".zip":
         raise BenchError(f"model {path} has a .zip extension but is not a valid zip archive; re-create it with `bench package`")
-    return path.read_bytes()
+    return str(path)
 
 
-def _read_zip_member(path: Path) -> bytes:
-    with zipfile.ZipFile(path) as zf:
-        members = zf.infolist()
-        onnx_members = [m for m in members if m.filename.lower().endswith(".onnx") and not m.is_dir()]
-        if len(members) != 1 or len(onnx_members) != 1:
-            names = ", ".join(m.filename for m in members) or "(empty)"
-            raise BenchError(f"model zip {path} must hold exactly one .onnx file and nothing else, found: {names}; re-create it with `bench package`")
-        member = onnx_members[0]
-        if member.filename.startswith(("/", "\\")) or ".." in Path(member.filename).parts:
-            raise BenchError(f"model zip {path} holds an unsafe member path {member.filename!r}; use a plain file name")
-        if member.file_size > MAX_UNCOMPRESSED:
-            raise BenchError(f"model zip {path} member {member.filename} would uncompress to {member.file_size} bytes (limit {MAX_UNCOMPRESSED}); refusing it")
-        return zf.read(member)
+def zip_problems(zf: zipfile.ZipFile) -> list[str]:
+    """Every way an upload archive breaks the packaging rule (exactly one ``.onnx`` file, a plain
+    name, a bounded size); empty when it is fine. Judged from the directory, before extraction."""
+    members = zf.infolist()
+    problems = []
+    if len(members) != 1:
+        names = ", ".join(m.filename for m in members) or "nothing"
+        problems.append(f"it holds {len(members)} entries ({names}), but must hold exactly one .onnx file")
+    for m in members:
+        name = m.filename
+        if m.is_dir():
+            problems.append(f"it holds a directory entry {name!r}")
+        elif not name.lower().endswith(".onnx"):
+            problems.append(f"member {name!r} is not an .onnx file")
+        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in Path(name.replace("\\", "/")).parts:
+            problems.append(f"member path {name!r} is absolute or climbs out with '..'")
+        elif "/" in name.rstrip("/") or "\\" in name:
+            problems.append(f"member {name!r} sits in a folder; it must be at the top of the archive")
+        if m.file_size > MAX_UNCOMPRESSED:
+            problems.append(f"member {name!r} declares {m.file_size:,} bytes uncompressed (limit {MAX_UNCOMPRESSED:,}): refused before extraction")
+        elif m.compress_size and m.file_size > (64 << 20) and m.file_size / m.compress_size > 200:
+            problems.append(f"member {name!r} expands {m.file_size / m.compress_size:.0f}x ({m.compress_size:,} -> {m.file_size:,} bytes), like a zip bomb: refused before extraction")
+    return problems
+
+
+def read_zip_model(path: Path) -> bytes:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            problems = zip_problems(zf)
+            if problems:
+                raise BenchError(f"model zip {path}: {problems[0]}; re-create it with `bench package`")
+            member = zf.infolist()[0]
+            data = bytearray()
+            with zf.open(member) as f:  # stop at the cap even if the header lies about the size
+                while chunk := f.read(1 << 20):
+                    data += chunk
+                    if len(data) > MAX_UNCOMPRESSED:
+                        raise BenchError(f"model zip {path}: member {member.filename!r} expands past {MAX_UNCOMPRESSED:,} bytes; refused")
+            return bytes(data)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise BenchError(f"model zip {path} is corrupt ({exc}); re-create it with `bench package`") from None
 
 
 def _dim(value) -> int | str | None:

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from bench.errors import BenchError
-from bench.model import ModelSpec, inspect_model, read_model_bytes
+from bench.model import ModelSpec, inspect_model, model_source
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -26,6 +26,7 @@ def _options(threads: int) -> ort.SessionOptions:
     if threads:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
@@ -37,9 +38,9 @@ def ort_message(exc: BaseException) -> str:
     return text[:300]
 
 
-def _create(model_bytes: bytes, providers: list[str], threads: int, name: str) -> ort.InferenceSession:
+def _create(model: str | bytes, providers: list[str], threads: int, name: str) -> ort.InferenceSession:
     try:
-        return ort.InferenceSession(model_bytes, sess_options=_options(threads), providers=providers)
+        return ort.InferenceSession(model, sess_options=_options(threads), providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception classes for a bad model
         raise BenchError(f"ONNX Runtime cannot load model {name}: {ort_message(exc)}; check the file with `bench check`") from None
 
@@ -83,7 +84,7 @@ class Runtime:
 
     @classmethod
     def load(cls, path: str, provider: str = "auto", threads: int = 0, modality: str | None = None) -> Runtime:
-        data = read_model_bytes(path)
+        data = model_source(path)
         name = str(path)
         if provider == "cpu":
             session = _create(data, [CPU], threads, name)

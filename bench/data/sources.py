@@ -31,12 +31,18 @@ class SampleRef:
 
 
 def folder_files(root: Path, extensions: tuple[str, ...]) -> list[Path]:
-    """Files under ``root`` (recursive) with one of the extensions, sorted by relative path;
-    hidden files and folders are skipped."""
+    """Files under ``root`` (recursive, following symlinked folders once) with one of the
+    extensions, sorted by relative path; hidden files and folders are skipped."""
     if not root.is_dir():
         raise BenchError(f"dataset folder not found: {root}; fix `source.path` in the dataset's YAML")
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:  # a symlink loop, or a folder linked twice: take it once
+            dirnames[:] = []
+            continue
+        visited.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             if not name.startswith(".") and name.lower().endswith(extensions):
@@ -161,6 +167,8 @@ def _open_hf(src: dict, split: str):
                 if split not in loaded:
                     raise BenchError(f"split {split!r} not in {path}; splits: {', '.join(loaded)}")
                 loaded = loaded[split]
+            elif "split" in src and loaded.split is not None and str(loaded.split) != split:
+                raise BenchError(f"{path} holds the {str(loaded.split)!r} split, not {split!r}; set `split: {loaded.split}` or drop `split`")
             return loaded.to_iterable_dataset()
         target = path or src.get("id")
         if not target:
