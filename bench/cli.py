@@ -59,6 +59,25 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    import json
+
+    from bench.check import check_model
+
+    report = check_model(args.model, args.modality, args.batch_size)
+    print(json.dumps(report.to_json(), indent=2, default=str) if args.json else report.text())
+    return 0 if report.ok else 1
+
+
+def _package(args: argparse.Namespace) -> int:
+    from bench.package import package
+
+    archive, report = package(args.model, args.modality, args.output)
+    print(report.text())
+    print(f"\nwrote {archive} (holds {args.modality}_detector.onnx); score it with `bench run --model {archive}`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="Score ONNX detectors of AI-generated media locally, the way the public benchmark does.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
@@ -81,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
 
+    check = sub.add_parser("check", help="check a model against the contract (exit 1 when a rule fails)")
+    check.add_argument("model", help="an .onnx file or an upload .zip")
+    check.add_argument("--modality", choices=["image", "video"], help="what the model must take (default: from the input's rank)")
+    check.add_argument("--batch-size", type=int, default=16, help="batch size of the latency estimate (default 16)")
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.set_defaults(func=_check)
+
+    pkg = sub.add_parser("package", help="check a model, then write image_detector.zip / video_detector.zip")
+    pkg.add_argument("model", help="the .onnx file")
+    pkg.add_argument("--modality", choices=["image", "video"], required=True)
+    pkg.add_argument("--output", default=".", help="folder for the zip (default: the working directory)")
+    pkg.set_defaults(func=_package)
+
     ds = sub.add_parser("datasets", help="list the dataset registry")
     ds.add_argument("--config", help="run config whose dataset_dirs to list (default: configs/default.yaml)")
     ds.set_defaults(func=_datasets)
@@ -97,3 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,450 @@
+"""``bench check``: the contract rules of SPEC section 1, each a small function returning findings.
+
+Static rules read the graph; dynamic rules run the model on CPU with varied probe inputs. A rule
+whose prerequisite failed is reported as ``skip``. The verdict fails when any rule fails.
+
+Batch independence, the rule we apply and why. Each probe sample is scored alone and inside a
+batch of all probes. With ``scale = max(1, max |logit|)``:
+- pass: ``max |alone - batched| <= 1e-4 * scale``. Batched kernels only reorder float32
+  sums; that moves logits by about 1e-6 relative, far below this bound.
+- warn: larger differences but no decision flips and at most 5% of the scale. That is what
+  dynamic quantisation (int8 with per-batch scales) does: a sample's score depends a little on
+  its batch-mates, so the benchmark score moves slightly with batch composition.
+- fail: any decision flips (binary or 3-class), or differences above 5% of the scale. The
+  verdict on a sample then depends on what else is in its batch: cross-sample leakage
+  (BatchNorm left in training mode, normalisation over the batch axis) or quantisation coarse
+  enough to change answers. A real int8 ViT-B/16 detector flipped 23 of 128 decisions this way.
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.model import DEFAULT_SIZE, MAX_FRAMES, ONNX_DTYPES, zip_problems
+
+PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
+PASS_TOL = 1e-4
+WARN_TOL = 0.05
+DYNAMIC_FRAMES = (8, 16)
+DEFAULT_BATCH = 16
+
+
+@dataclass
+class Finding:
+    rule: str
+    status: str
+    message: str
+    fix: str = ""
+    value: object = None
+
+
+@dataclass
+class CheckReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.status == FAIL for f in self.findings)
+
+    def add(self, rule: str, status: str, message: str, fix: str = "", value=None) -> Finding:
+        finding = Finding(rule, status, message, fix, value)
+        self.findings.append(finding)
+        return finding
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "ok": self.ok, "info": self.info, "findings": [asdict(f) for f in self.findings]}
+
+    def text(self) -> str:
+        lines = [f"bench check {self.path}"]
+        for f in self.findings:
+            fix = f" -> fix: {f.fix}" if f.fix and f.status in (WARN, FAIL) else ""
+            lines.append(f"  {f.status.upper():4}  {f.rule}: {f.message}{fix}")
+        counts = {s: sum(f.status == s for f in self.findings) for s in (PASS, WARN, FAIL, SKIP)}
+        verdict = "PASS" if self.ok else "FAIL"
+        lines.append(f"{verdict}: {counts[PASS]} passed, {counts[WARN]} warnings, {counts[FAIL]} failed, {counts[SKIP]} skipped")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- static rules
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def check_file(report: CheckReport, path: Path) -> bytes | None:
+    """The file exists; a zip holds exactly one plain-named ``.onnx`` of bounded size. Returns the
+    ONNX bytes, or None when the model cannot be read."""
+    if not path.exists():
+        report.add("file", FAIL, f"{path} does not exist", "give the path to an .onnx file or an image_detector.zip / video_detector.zip")
+        return None
+    if path.is_dir():
+        report.add("file", FAIL, f"{path} is a folder", "give the .onnx file inside it")
+        return None
+    size = path.stat().st_size
+    report.info["size_bytes"] = size
+    if not zipfile.is_zipfile(path):
+        if path.suffix.lower() == ".zip":
+            report.add("zip", FAIL, "the file has a .zip extension but is not a zip archive", "re-create it with `bench package`")
+            return None
+        report.add("file", PASS, f"{path.name}, {human_bytes(size)} on disk", value=size)
+        return path.read_bytes()
+    from bench.model import read_zip_model
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            problems = zip_problems(zf)
+    except zipfile.BadZipFile as exc:
+        report.add("zip", FAIL, f"corrupt archive ({exc})", "re-create it with `bench package`")
+        return None
+    if problems:
+        for problem in problems:
+            report.add("zip", FAIL, problem, "re-create the archive with `bench package MODEL.onnx --modality image|video`")
+        return None
+    try:
+        data = read_zip_model(path)
+    except BenchError as exc:
+        report.add("zip", FAIL, str(exc), "re-create it with `bench package`")
+        return None
+    report.add("zip", PASS, f"one .onnx member, {human_bytes(len(data))} uncompressed ({human_bytes(size)} zipped)", value=len(data))
+    return data
+
+
+def check_onnx(report: CheckReport, path: Path, data: bytes, in_zip: bool):
+    """The bytes parse, pass the ONNX checker, and any external data stays inside the model's folder."""
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:  # protobuf raises DecodeError and others for a bad file
+        report.add("onnx", FAIL, f"not a loadable ONNX model ({type(exc).__name__}: {str(exc)[:200]})", "export it again; the file may be truncated")
+        return None
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    report.info.update(opset=opsets.get("ai.onnx"), ir_version=model.ir_version, producer=f"{model.producer_name} {model.producer_version}".strip())
+    if not check_external_data(report, path, model, in_zip):
+        return None
+    try:
+        if any(_is_external(t) for t in model.graph.initializer):
+            onnx.checker.check_model(str(path))
+        else:
+            onnx.checker.check_model(model)
+    except Exception as exc:  # onnx.checker.ValidationError and friends
+        report.add("onnx", FAIL, f"the ONNX checker refuses it: {' '.join(str(exc).split())[:240]}", "fix the graph or re-export with a current exporter")
+        return None
+    report.add("onnx", PASS, f"passes the ONNX checker; opset {opsets.get('ai.onnx')}, IR version {model.ir_version}", value=opsets.get("ai.onnx"))
+    return model
+
+
+def _is_external(tensor) -> bool:
+    import onnx
+
+    return tensor.HasField("data_location") and tensor.data_location == onnx.TensorProto.EXTERNAL
+
+
+def check_external_data(report: CheckReport, path: Path, model, in_zip: bool) -> bool:
+    external = [t for t in model.graph.initializer if _is_external(t)]
+    if not external:
+        return True
+    if in_zip:
+        report.add("external-data", FAIL, f"{len(external)} tensors point to external files, which an upload zip cannot hold", "save the model as one file: onnx.save(model, path, save_as_external_data=False) (under 2 GB)")
+        return False
+    folder = path.resolve().parent
+    for tensor in external:
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (folder / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(folder):
+            report.add("external-data", FAIL, f"tensor {tensor.name!r} points outside the model's folder ({location!r})", "keep external-data files beside the .onnx, with relative names")
+            return False
+        if not target.is_file():
+            report.add("external-data", FAIL, f"tensor {tensor.name!r} needs {location!r}, which is missing", f"put {location} beside {path.name}")
+            return False
+    report.add("external-data", WARN, f"{len(external)} tensors in external files beside the model, all present", "the upload zip holds one .onnx: save without external data to package it")
+    return True
+
+
+def check_io(report: CheckReport, session_inputs, session_outputs, modality: str | None) -> dict | None:
+    """Input count, rank, channel position, H/W, batch, frames, dtype; output shape. Every static
+    rule that can be judged is reported (a model may break several); None when any failed."""
+    if not session_inputs:
+        report.add("inputs", FAIL, "the model has no input", "export one (batch, 3, H, W) uint8 input")
+        return None
+    ok = len(session_inputs) == 1
+    if not ok:
+        names = ", ".join(i.name for i in session_inputs)
+        report.add("inputs", FAIL, f"{len(session_inputs)} inputs ({names}); the contract has exactly one", "export a single pixel input (fold other inputs into constants)")
+    inp = session_inputs[0]
+    layout = _check_layout(report, inp, modality)
+    ok = ok and layout is not None
+    dtype = ONNX_DTYPES.get(inp.type)
+    if inp.type == "tensor(uint8)":
+        report.add("dtype", PASS, "uint8 input")
+    elif inp.type == "tensor(float)":
+        report.add("dtype", WARN, "float32 input: fed the same 0..255 values, with 4x the host-to-device bytes", "take uint8 and cast inside the model")
+    else:
+        report.add("dtype", FAIL, f"input dtype {inp.type}; the contract feeds raw pixels", "declare the input uint8 (or float32 holding 0..255)")
+        ok = False
+    width = check_output(report, session_outputs)
+    if width is False or not ok:
+        return None
+    return {"name": inp.name, "dtype": dtype, "output_width": width} | layout
+
+
+def _check_layout(report: CheckReport, inp, modality: str | None) -> dict | None:
+    shape = [d if isinstance(d, int) else None for d in inp.shape]
+    rank = len(shape)
+    expected_rank = {"image": 4, "video": 5}.get(modality or "")
+    if rank not in (4, 5) or (expected_rank and rank != expected_rank):
+        want = f"rank {expected_rank} for {modality}" if expected_rank else "rank 4 (batch, 3, H, W) or 5 (batch, frames, 3, H, W)"
+        report.add("rank", FAIL, f"input {inp.name!r} has rank {rank} {list(inp.shape)}; expected {want}", "export with the layout of SPEC section 1")
+        return None
+    modality = modality or ("image" if rank == 4 else "video")
+    report.add("rank", PASS, f"input {inp.name!r} {list(inp.shape)}: {modality}")
+    ok = True
+    caxis = 1 if rank == 4 else 2
+    if shape[caxis] == 3:
+        report.add("layout", PASS, "channels first, 3 channels")
+    elif shape[-1] == 3:
+        report.add("layout", FAIL, f"channels last: {list(inp.shape)} has 3 at the last axis", "export channels first, (batch, 3, H, W): permute inside the model's forward, not in the input")
+        ok = False
+    else:
+        report.add("layout", FAIL, f"axis {caxis} is {inp.shape[caxis]}, expected 3 channels", "export (batch, 3, H, W) RGB input")
+        ok = False
+    h, w = shape[-2], shape[-1]
+    if h is None or w is None:
+        report.add("size", WARN, f"H, W are dynamic ({inp.shape[-2]}, {inp.shape[-1]}); {DEFAULT_SIZE}x{DEFAULT_SIZE} will be used", "export with the fixed H, W the model was trained at")
+        h, w = DEFAULT_SIZE, DEFAULT_SIZE
+    elif ok:
+        report.add("size", PASS, f"H x W fixed at {h}x{w}")
+    if shape[0] is not None:
+        report.add("batch", FAIL, f"batch axis fixed at {shape[0]}; the benchmark sends batches of any size", "export with a dynamic batch axis (dynamic_axes / dynamic_shapes on axis 0)")
+        ok = False
+    else:
+        report.add("batch", PASS, f"batch axis dynamic ({inp.shape[0]})")
+    frames = None
+    if modality == "video":
+        frames = shape[1]
+        if frames is None:
+            report.add("frames", PASS, f"frames dynamic ({inp.shape[1]}); the run config's frames (default 16) are used")
+        elif frames > MAX_FRAMES:
+            report.add("frames", WARN, f"frames fixed at {frames}, above the cap of {MAX_FRAMES}", f"export with at most {MAX_FRAMES} frames")
+        else:
+            report.add("frames", PASS, f"frames fixed at {frames}")
+    if not ok:
+        return None
+    return {"modality": modality, "height": h, "width": w, "frames": frames}
+
+
+def check_output(report: CheckReport, outputs):
+    if not outputs:
+        report.add("output", FAIL, "the model has no output", "return (batch, 3) logits")
+        return False
+    out = outputs[0]
+    extra = f" (first of {len(outputs)} outputs; the others are ignored)" if len(outputs) > 1 else ""
+    shape = list(out.shape)
+    width = shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) else None
+    if len(shape) != 2:
+        report.add("output", FAIL, f"output {out.name!r} has shape {shape}{extra}; expected (batch, 3)", "return logits of shape (batch, 3): [real, synthetic, semisynthetic]")
+        return False
+    if width == 3:
+        report.add("output", PASS, f"output {out.name!r} {shape}{extra}: logits [real, synthetic, semisynthetic]")
+    elif width == 2:
+        report.add("output", WARN, f"output {out.name!r} {shape}{extra}: read as [real, ai] logits (softmax); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]")
+    elif width == 1:
+        report.add("output", WARN, f"output {out.name!r} {shape}{extra}: read as one AI logit (sigmoid); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]")
+    elif width is None:
+        report.add("output", WARN, f"output {out.name!r} {shape}{extra}: width not declared; checked at run time", "declare the output (batch, 3)")
+    else:
+        report.add("output", FAIL, f"output {out.name!r} has width {width}{extra}; expected 3 logits", "return logits of shape (batch, 3): [real, synthetic, semisynthetic]")
+        return False
+    return width
+
+
+# --------------------------------------------------------------------------- probe inputs
+
+
+def probe_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """``n`` varied uint8 CHW images: dark, bright, textured, noise, gradients, edges, colour
+    blocks. Unlike uniform noise, their per-sample statistics differ, which exposes leaks."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    kinds = [
+        lambda: rng.integers(0, 40, (h, w, 3)),  # dark
+        lambda: rng.integers(215, 256, (h, w, 3)),  # bright
+        lambda: np.repeat((((xx // 4 + yy // 4) % 2) * 255)[..., None], 3, 2),  # checkerboard
+        lambda: rng.integers(0, 256, (h, w, 3)),  # noise
+        lambda: np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1), np.full_like(xx, 128)], 2),  # gradient
+        lambda: np.where((xx > w // 2)[..., None], [250, 30, 30], [20, 60, 220]),  # two colour halves
+        lambda: (np.sin(xx / 1.5) * np.cos(yy / 2.5) * 127 + 128)[..., None].repeat(3, 2),  # fine texture
+        lambda: np.full((h, w, 3), 128) + rng.normal(0, 5, (h, w, 3)),  # flat grey
+    ]
+    imgs = [np.clip(kinds[i % len(kinds)](), 0, 255).astype(np.uint8).transpose(2, 0, 1) for i in range(n)]
+    return np.stack(imgs)
+
+
+def probe_batch(spec: dict, n: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
+    images = probe_images(n, spec["height"], spec["width"], seed)
+    if spec["modality"] == "image":
+        return images
+    t = frames or spec["frames"] or DYNAMIC_FRAMES[0]
+    shifts = [np.roll(images, k, axis=-1) for k in range(t)]  # a slow pan: frames differ
+    return np.stack(shifts, axis=1)
+
+
+# --------------------------------------------------------------------------- dynamic rules
+
+
+def _run(session, spec: dict, batch: np.ndarray) -> np.ndarray:
+    return np.asarray(session.run(None, {spec["name"]: batch.astype(spec["dtype"])})[0])
+
+
+def check_runs(report: CheckReport, session, spec: dict) -> bool:
+    frame_counts = [spec["frames"]] if spec["modality"] == "image" or spec["frames"] else list(DYNAMIC_FRAMES)
+    for t in frame_counts:
+        for b in (1, 5):
+            batch = probe_batch(spec, b, t)
+            what = f"batch {b}" + (f", {t} frames" if spec["modality"] == "video" else "")
+            try:
+                out = _run(session, spec, batch)
+            except Exception as exc:  # any runtime failure is this rule's verdict
+                from bench.runtime import ort_message
+
+                report.add("runs", FAIL, f"fails on {what} {list(batch.shape)}: {ort_message(exc)}", "run the exported model in ONNX Runtime with these shapes and fix the failing node")
+                return False
+            width = spec["output_width"]
+            if out.ndim != 2 or out.shape[0] != b or (width and out.shape[1] != width) or out.shape[1] not in (1, 2, 3):
+                report.add("runs", FAIL, f"{what} gives output shape {list(out.shape)}; expected ({b}, {width or 3})", "return (batch, 3) logits")
+                return False
+            if not np.isfinite(out).all():
+                report.add("runs", FAIL, f"{what} gives non-finite logits", "guard divisions and logs in the model")
+                return False
+            spec["output_width"] = int(out.shape[1])
+    report.add("runs", PASS, f"runs on random batches of 1 and 5{' at ' + ', '.join(map(str, frame_counts)) + ' frames' if spec['modality'] == 'video' else ''}; finite ({spec['output_width']} logits)")
+    return True
+
+
+def _decisions(logits: np.ndarray) -> np.ndarray:
+    from bench.scoring import decide
+
+    _, pred, pred_binary = decide(logits)
+    return np.stack([pred, pred_binary], 1)
+
+
+def check_batch_independence(report: CheckReport, session, spec: dict, n: int = 8) -> None:
+    batch = probe_batch(spec, n, seed=1)
+    together = _run(session, spec, batch)
+    alone = np.concatenate([_run(session, spec, batch[i : i + 1]) for i in range(n)])
+    scale = max(1.0, float(np.abs(alone).max()))
+    diff = float(np.abs(alone - together).max())
+    flips = int((_decisions(alone) != _decisions(together)).any(axis=1).sum())
+    value = {"max_abs_diff": diff, "scale": scale, "flips": flips, "samples": n}
+    msg = f"max |alone - in batch of {n}| = {diff:.3g} (logit scale {scale:.3g}), {flips} of {n} decisions flip"
+    if flips or diff > WARN_TOL * scale:
+        report.add("batch-independence", FAIL, msg + ": a sample's verdict depends on its batch-mates", "export in eval mode; no statistics over the batch axis; prefer static over dynamic quantisation", value)
+    elif diff > PASS_TOL * scale:
+        report.add("batch-independence", WARN, msg + ": scores depend a little on the batch (dynamic quantisation does this)", "static quantisation or float weights make scores batch-independent", value)
+    else:
+        report.add("batch-independence", PASS, msg, value=value)
+
+
+def check_determinism(report: CheckReport, session, spec: dict) -> None:
+    batch = probe_batch(spec, 4, seed=2)
+    first, second = _run(session, spec, batch), _run(session, spec, batch)
+    diff = float(np.abs(first - second).max())
+    if diff == 0:
+        report.add("determinism", PASS, "two identical calls give identical logits", value=diff)
+    else:
+        report.add("determinism", FAIL, f"two identical calls differ by up to {diff:.3g}", "remove random ops (dropout in training mode, random noise) from the exported graph", diff)
+
+
+def check_extremes(report: CheckReport, session, spec: dict) -> None:
+    base = probe_batch(spec, 2, seed=3)
+    batch = np.stack([np.zeros_like(base[0]), np.full_like(base[0], 255)])
+    out = _run(session, spec, batch)
+    if np.isfinite(out).all():
+        report.add("extremes", PASS, "all-black and all-white inputs give finite logits")
+    else:
+        bad = [name for name, row in zip(("all-black", "all-white"), out) if not np.isfinite(row).all()]
+        report.add("extremes", FAIL, f"{' and '.join(bad)} input gives non-finite logits {out.tolist()}", "guard divisions by the image's std or mean (add an epsilon)")
+
+
+def check_latency(report: CheckReport, session, spec: dict, batch_size: int) -> None:
+    times = {}
+    for b in (1, batch_size):
+        batch = probe_batch(spec, b, seed=4)
+        _run(session, spec, batch)  # warm-up
+        runs = []
+        deadline = time.perf_counter() + 1.0
+        while len(runs) < 3 or (time.perf_counter() < deadline and len(runs) < 20):
+            start = time.perf_counter()
+            _run(session, spec, batch)
+            runs.append(time.perf_counter() - start)
+        times[b] = float(np.median(runs)) * 1000.0
+    report.info["latency_ms"] = times
+    report.add("latency", PASS, f"CPU estimate: {times[1]:.1f} ms at batch 1, {times[batch_size]:.1f} ms at batch {batch_size} ({times[batch_size] / batch_size:.2f} ms per sample)", value=times)
+
+
+# --------------------------------------------------------------------------- the whole check
+
+
+def check_model(path: str | Path, modality: str | None = None, batch_size: int = DEFAULT_BATCH) -> CheckReport:
+    """Run every rule on ``path`` (an ``.onnx`` or upload ``.zip``); never raises for a bad model."""
+    path = Path(path)
+    report = CheckReport(str(path))
+    data = check_file(report, path)
+    if data is None:
+        return _skip_rest(report)
+    in_zip = zipfile.is_zipfile(path)
+    if check_onnx(report, path, data, in_zip) is None:
+        return _skip_rest(report)
+    import onnxruntime as ort
+
+    from bench.runtime import ort_message
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(data if in_zip else str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime's own exception classes
+        message = ort_message(exc)
+        fix = f"set model.ir_version to at most {_max_ir(message)} before saving (or export with an older opset)" if "IR version" in message else "export with an opset and operators ONNX Runtime supports"
+        report.add("session", FAIL, f"ONNX Runtime {ort.__version__} cannot load it: {message}", fix)
+        return _skip_rest(report)
+    spec = check_io(report, session.get_inputs(), session.get_outputs(), modality)
+    if spec is None or not check_runs(report, session, spec):
+        return _skip_rest(report)
+    report.info.update(modality=spec["modality"], height=spec["height"], width=spec["width"], frames=spec["frames"], output_width=spec["output_width"])
+    check_batch_independence(report, session, spec)
+    check_determinism(report, session, spec)
+    check_extremes(report, session, spec)
+    check_latency(report, session, spec, batch_size)
+    return report
+
+
+def _max_ir(message: str) -> str:
+    import re
+
+    found = re.search(r"max supported IR version: (\d+)", message)
+    return found.group(1) if found else "10"
+
+
+DYNAMIC_RULES = ("runs", "batch-independence", "determinism", "extremes", "latency")
+
+
+def _skip_rest(report: CheckReport) -> CheckReport:
+    done = {f.rule for f in report.findings}
+    for rule in DYNAMIC_RULES:
+        if rule not in done:
+            report.add(rule, SKIP, "not run: an earlier rule failed")
+    return report
