@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from bench.data.video import FRAME_RULES
 from bench.errors import BenchError
 from bench.transforms import AUGMENT_LEVELS, GEOMETRIES, INTERPOLATIONS
 
@@ -38,7 +39,9 @@ class RunConfig:
     threads: int = 0  # ONNX Runtime intra-op threads; 0: ONNX Runtime's default
     geometry: str = "crop-resize"
     interpolation: str = "linear"
-    frames: int = 16
+    frames: int = 16  # video: T when the model's frames axis is dynamic (capped at 64)
+    frame_rule: str = "first"  # first | fps | uniform
+    target_fps: float | None = None  # for frame_rule fps
     warmup: int = 3
     prefetch: int = 2
     bootstrap: int = 1000
@@ -57,6 +60,9 @@ class RunConfig:
         if self.augment_level not in AUGMENT_LEVELS:
             raise BenchError(f"augment_level must be one of 0, 1, 2, 3, got {self.augment_level!r}")
         _choice(self, "provider", PROVIDERS)
+        _choice(self, "frame_rule", FRAME_RULES)
+        if self.frame_rule == "fps" and not (isinstance(self.target_fps, (int, float)) and self.target_fps > 0):
+            raise BenchError(f"frame_rule fps needs target_fps, a positive number of frames per second, got {self.target_fps!r}")
         _choice(self, "geometry", GEOMETRIES)
         _choice(self, "interpolation", tuple(INTERPOLATIONS))
         if not isinstance(self.datasets, list) or not all(isinstance(d, str) for d in self.datasets):

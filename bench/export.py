@@ -57,6 +57,7 @@ CLASSES = ("real", "synthetic", "semisynthetic")
 DEFAULT_OPSET = 18  # the dynamo exporter's native opset; ONNX Runtime 1.20+ runs it
 MAX_IR_VERSION = 10  # what current ONNX Runtime releases (1.20 .. 1.31) load
 SINGLE_FILE_LIMIT = 2 << 30  # protobuf's hard limit for a single .onnx file
+MAX_FRAMES = 64  # the harness caps T here (SPEC section 1)
 EXAMPLE_BATCH = 2  # torch.export specialises dimensions of size 0 and 1; never trace with them
 INPUT_NAMES = {"image": "image", "video": "video"}
 OUTPUT_NAME = "logits"
@@ -176,7 +177,7 @@ def export_image(
     ``logits`` (``[batch, 3]``). Returns the path.
     """
     example = _example_input((EXAMPLE_BATCH, 3, height, width))
-    return _export(module, path, "image", example, opset, exporter, external_data)
+    return _export(module, path, "image", example, {0: "batch"}, opset, exporter, external_data)
 
 
 def export_video(
@@ -186,6 +187,7 @@ def export_video(
     width: int = 224,
     frames: int = 8,
     *,
+    dynamic_frames: bool = True,
     opset: int = DEFAULT_OPSET,
     exporter: str = "dynamo",
     external_data: bool = False,
@@ -195,11 +197,16 @@ def export_video(
     ``frames`` is only the T used for tracing: the exported graph keeps both batch and frames
     dynamic (input ``video``, dims ``[batch, frames, 3, height, width]``), so the harness can
     feed its configured T (default 16). Wrap a per-frame backbone in ``VideoDetector``.
+    A model that only works at one T (e.g. learned temporal position embeddings) can pass
+    ``dynamic_frames=False``: the graph then declares T = ``frames`` and the harness uses it.
     """
     if frames < 2:
         raise ValueError("trace with frames >= 2: torch.export fixes dimensions of size 1")
+    if not dynamic_frames and frames > MAX_FRAMES:
+        raise ValueError(f"a fixed T must be at most {MAX_FRAMES} frames (the harness's cap)")
     example = _example_input((EXAMPLE_BATCH, frames, 3, height, width))
-    return _export(module, path, "video", example, opset, exporter, external_data)
+    axes = {0: "batch", 1: "frames"} if dynamic_frames else {0: "batch"}
+    return _export(module, path, "video", example, axes, opset, exporter, external_data)
 
 
 def _example_input(shape: tuple[int, ...]) -> torch.Tensor:
@@ -215,9 +222,7 @@ def _check_outputs(module: nn.Module, example: torch.Tensor, modality: str) -> N
     with torch.no_grad():
         out = module(example)
     if not isinstance(out, torch.Tensor):
-        raise ValueError(
-            f"the {modality} model must return one tensor of logits, got {type(out).__name__}"
-        )
+        raise ValueError(f"the {modality} model must return one tensor of logits, got {type(out).__name__}")
     batch = example.shape[0]
     if out.ndim != 2 or out.shape[0] != batch:
         raise ValueError(
@@ -252,6 +257,9 @@ def _quiet_exporter():
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
             warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
+            warnings.filterwarnings(
+                "ignore", message=r"The feature will be removed", category=DeprecationWarning
+            )
             yield
     finally:
         reg_logger.setLevel(level)
@@ -262,6 +270,7 @@ def _export(
     path: str | Path,
     modality: str,
     example: torch.Tensor,
+    dyn_axes: dict[int, str],
     opset: int,
     exporter: str,
     external_data: bool,
@@ -280,14 +289,28 @@ def _export(
     if n_bytes >= SINGLE_FILE_LIMIT - (64 << 20) and not external_data:
         raise ValueError(
             f"the weights take {n_bytes / 2**30:.2f} GiB: too large for a single .onnx file (2 GiB "
-            "limit). Reduce precision (e.g. module.half() behind a float32 output) or pass "
-            "external_data=True (then the model cannot be packaged as one file for upload)."
+            "limit). Shrink or quantise the model, or pass external_data=True for local use "
+            "(the upload zip holds one .onnx file, so such a model cannot be packaged)."
         )
     _check_outputs(module, example, modality)
 
     input_name = INPUT_NAMES[modality]
-    dyn_axes = {0: "batch", 1: "frames"} if modality == "video" else {0: "batch"}
+    try:
+        _run_exporter(module, path, example, input_name, dyn_axes, opset, exporter, external_data)
+        model = onnx.load(str(path), load_external_data=False)
+        _check_graph_io(model, modality, example, dyn_axes)
+        if model.ir_version > MAX_IR_VERSION:
+            model.ir_version = MAX_IR_VERSION
+            onnx.save(model, str(path))  # external tensors (if any) keep their references
+        onnx.checker.check_model(str(path))
+    except BaseException:
+        if not external_data:
+            path.unlink(missing_ok=True)  # never leave a half-valid model behind
+        raise
+    return path
 
+
+def _run_exporter(module, path, example, input_name, dyn_axes, opset, exporter, external_data) -> None:
     with _quiet_exporter(), torch.no_grad():
         if exporter == "dynamo":
             try:
@@ -325,19 +348,8 @@ def _export(
                 do_constant_folding=True,
             )
 
-    model = onnx.load(str(path), load_external_data=False)
-    changed = False
-    if model.ir_version > MAX_IR_VERSION:
-        model.ir_version = MAX_IR_VERSION
-        changed = True
-    _check_graph_io(model, modality, example)
-    if changed:
-        onnx.save(model, str(path))  # external tensors (if any) keep their references
-    onnx.checker.check_model(str(path))
-    return path
 
-
-def _check_graph_io(model, modality: str, example: torch.Tensor) -> None:
+def _check_graph_io(model, modality: str, example: torch.Tensor, dyn_axes: dict[int, str]) -> None:
     """The exported graph must declare exactly the contract's input and output."""
     from onnx import TensorProto
 
@@ -353,14 +365,20 @@ def _check_graph_io(model, modality: str, example: torch.Tensor) -> None:
     if inp.type.tensor_type.elem_type != TensorProto.UINT8:
         raise ValueError("exported input is not uint8: the module must accept raw uint8 pixels")
     dims = inp.type.tensor_type.shape.dim
-    n_dynamic = 2 if modality == "video" else 1
+    if len(dims) != example.ndim:
+        raise ValueError(f"exported input has rank {len(dims)}, expected {example.ndim}")
     for i, d in enumerate(dims):
-        if i < n_dynamic and not d.dim_param:
-            raise ValueError(
-                f"input axis {i} was fixed to {d.dim_value} by the export; the model must not "
-                "depend on a fixed batch (or frames) size"
+        if i in dyn_axes and not d.dim_param:
+            hint = (
+                "pass dynamic_frames=False if the model only works at this T"
+                if dyn_axes[i] == "frames"
+                else "look for reshapes or loops with a hard-coded batch size"
             )
-        if i >= n_dynamic and d.dim_value != example.shape[i]:
+            raise ValueError(
+                f"input axis {i} ({dyn_axes[i]}) was fixed to {d.dim_value} by the export: the model "
+                f"depends on a fixed {dyn_axes[i]} size ({hint})"
+            )
+        if i not in dyn_axes and d.dim_value != example.shape[i]:
             raise ValueError(f"input axis {i} is not the fixed size {example.shape[i]}")
 
 
@@ -408,7 +426,9 @@ class VerifyReport:
         lines = [f"verify {self.path} ({self.modality}): PyTorch vs ONNX Runtime (CPU)"]
         for c in self.cases:
             verdict = "ok" if c.ok else "MISMATCH"
-            lines.append(f"  {c.label():<22} max |diff| {c.max_abs_diff:.2e} (bound {c.bound:.1e})  {verdict}")
+            lines.append(
+                f"  {c.label():<22} max |diff| {c.max_abs_diff:.2e} (bound {c.bound:.1e})  {verdict}"
+            )
         if self.check_ok is None:
             lines.append(f"  contract check: not run ({self.check_note})")
         else:
@@ -524,6 +544,7 @@ def export_and_verify(
     width: int = 224,
     *,
     frames: int = 8,
+    dynamic_frames: bool = True,
     opset: int = DEFAULT_OPSET,
     exporter: str = "dynamo",
     batch_sizes: Sequence[int] = (1, 4),
@@ -534,11 +555,18 @@ def export_and_verify(
     quiet: bool = False,
 ) -> Path:
     """Export ``module`` to ``path``, verify it against PyTorch, run the contract check and
-    print a short report. Raises ``ExportVerificationError`` when verification fails."""
+    print a short report (max |diff| per case, the check's verdict). Returns the path.
+
+    ``frames`` is the T used for tracing a video model; ``verify_frames`` the T values the
+    exported graph is compared at (a graph with a fixed T is compared at that T only).
+    Raises ``ExportVerificationError`` when verification fails; the file is left in place
+    so it can be inspected with ``bench check``."""
     if modality == "image":
         out = export_image(module, path, height, width, opset=opset, exporter=exporter)
     elif modality == "video":
-        out = export_video(module, path, height, width, frames, opset=opset, exporter=exporter)
+        out = export_video(
+            module, path, height, width, frames, dynamic_frames=dynamic_frames, opset=opset, exporter=exporter
+        )
     else:
         raise ValueError(f"modality must be 'image' or 'video', not {modality!r}")
     report = verify(

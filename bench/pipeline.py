@@ -31,6 +31,7 @@ class Outcome:
     preprocess_s: float = 0.0
     error_stage: str | None = None
     error: str | None = None
+    frames: list[int] | None = None  # the clip's frame indices used (video)
 
     @property
     def ok(self) -> bool:

@@ -1,8 +1,10 @@
-"""One sample, from its bytes to its slot in a batch buffer: read -> decode -> geometry ->
-augment -> CHW (SPEC section 2). Runs in worker threads; OpenCV releases the GIL."""
+"""One sample, from its source to its slot in a batch buffer (SPEC section 2):
+read -> decode (image, or the clip's sampled frames) -> geometry -> augment -> CHW / TCHW.
+Runs in worker threads; OpenCV and FFmpeg release the GIL."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -11,13 +13,16 @@ import numpy as np
 
 from bench.data.decode import DataError, decode_image, read_bytes
 from bench.data.sources import SampleRef
+from bench.data.video import FrameRule, decode_clip
 from bench.pipeline import Outcome
-from bench.transforms import Augmenter, fit, sample_seed, to_chw
+from bench.transforms import Augmenter, fit, sample_seed
 
 
 @dataclass(frozen=True)
 class Preprocessor:
-    """Everything that decides the pixels a model sees; written into every result."""
+    """Everything that decides the pixels a model sees; written into every result.
+
+    ``frame_rule`` is set for video models (slots ``(T, 3, H, W)``), None for images (``(3, H, W)``)."""
 
     height: int
     width: int
@@ -25,41 +30,58 @@ class Preprocessor:
     interpolation: str
     seed: int
     augmenter: Augmenter
+    frame_rule: FrameRule | None = None
 
     def seed_for(self, ref: SampleRef) -> int:
         return sample_seed(self.seed, ref.dataset, ref.sample_id)
 
-    def transform(self, rgb: np.ndarray, seed: int) -> np.ndarray:
+    def decode(self, ref: SampleRef) -> tuple[np.ndarray, list[int] | None]:
+        """RGB ``(h, w, 3)`` for an image, ``(T, h, w, 3)`` and the frame indices for a clip."""
+        if self.frame_rule is None:
+            return decode_image(ref.data if ref.data is not None else read_bytes(ref.path)), None
+        if ref.data is None and not os.path.isfile(ref.path):
+            raise DataError("read", f"cannot read {ref.path}: no such file")
+        clip = decode_clip(ref.data if ref.data is not None else ref.path, self.frame_rule)
+        return clip.frames, clip.indices
+
+    def transform(self, pixels: np.ndarray, seed: int) -> np.ndarray:
+        """Geometry then augmentation, one parameter set for all frames of a clip; CHW / TCHW out."""
         try:
-            out = fit(rgb, self.height, self.width, self.geometry, self.interpolation)
-            return self.augmenter(out, seed)
+            if pixels.ndim == 3:
+                out = self.augmenter(fit(pixels, self.height, self.width, self.geometry, self.interpolation), seed)
+                return out.transpose(2, 0, 1)
+            fitted = np.stack([fit(f, self.height, self.width, self.geometry, self.interpolation) for f in pixels])
+            return self.augmenter.frames(fitted, seed).transpose(0, 3, 1, 2)
         except cv2.error as exc:
-            raise DataError("preprocess", f"OpenCV failed on a {rgb.shape[1]}x{rgb.shape[0]} image: {str(exc).strip().splitlines()[-1][:200]}") from None
+            h, w = pixels.shape[-3:-1]
+            raise DataError("preprocess", f"OpenCV failed on a {w}x{h} image: {str(exc).strip().splitlines()[-1][:200]}") from None
 
     def __call__(self, ref: SampleRef, slot: np.ndarray) -> Outcome:
-        """Fill ``slot`` (a ``(3, H, W)`` view of the batch buffer); zeros and an error on failure."""
+        """Fill ``slot`` (a view of the batch buffer); zeros and an error on failure."""
         start = time.perf_counter()
         try:
-            data = ref.data if ref.data is not None else read_bytes(ref.path)
-            rgb = decode_image(data)
+            pixels, frames = self.decode(ref)
         except DataError as exc:
             slot[...] = 0
             return Outcome(decode_s=time.perf_counter() - start, error_stage=exc.stage, error=exc.reason)
         decoded = time.perf_counter()
         try:
-            to_chw(self.transform(rgb, self.seed_for(ref)), out=slot)
+            slot[...] = self.transform(pixels, self.seed_for(ref))
         except DataError as exc:
             slot[...] = 0
-            return Outcome(decoded - start, time.perf_counter() - decoded, exc.stage, exc.reason)
-        return Outcome(decode_s=decoded - start, preprocess_s=time.perf_counter() - decoded)
+            return Outcome(decoded - start, time.perf_counter() - decoded, exc.stage, exc.reason, frames)
+        return Outcome(decoded - start, time.perf_counter() - decoded, frames=frames)
 
     def describe(self) -> dict:
-        return {
+        out = {
             "height": self.height,
             "width": self.width,
             "geometry": self.geometry,
             "interpolation": self.interpolation,
             "augmentation": self.augmenter.describe(),
             "seed": self.seed,
-            "layout": "NCHW uint8 RGB",
+            "layout": "NCHW uint8 RGB" if self.frame_rule is None else "NTCHW uint8 RGB",
         }
+        if self.frame_rule is not None:
+            out |= self.frame_rule.describe()
+        return out

@@ -7,7 +7,6 @@ import itertools
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,9 +14,10 @@ import pandas as pd
 from bench.config import RunConfig
 from bench.data.registry import DatasetSpec, Registry, iter_samples
 from bench.data.sources import count_samples
+from bench.data.video import FrameRule
 from bench.errors import BenchError
 from bench.metrics import summarise
-from bench.model import warn
+from bench.model import MAX_FRAMES, warn
 from bench.pipeline import Batch, Pipeline
 from bench.preprocess import Preprocessor
 from bench.runtime import Runtime, ort_message
@@ -91,6 +91,7 @@ def batch_records(batch: Batch, logits: np.ndarray | None, error: str | None, pr
             "batch_index": batch.index,
             "weight": ref.weight,
             "source": ref.path,
+            "frames": outcome.frames,
         }
         if not outcome.ok:
             row.update(status="data_error", error=outcome.error, error_stage=outcome.error_stage)
@@ -129,20 +130,29 @@ def open_datasets(cfg: RunConfig, modality: str) -> tuple[list[DatasetSpec], lis
     return specs, streams, total
 
 
+def build_preprocessor(cfg: RunConfig, spec) -> Preprocessor:
+    """Resolve the preprocessing in one place: size from the model, frames from the model when
+    fixed (else the config's, capped at 64), the rest from the config."""
+    rule = None
+    if spec.modality == "video":
+        t = min(spec.frames or cfg.frames, MAX_FRAMES)
+        rule = FrameRule(cfg.frame_rule, t, cfg.target_fps)
+    augmenter = Augmenter(cfg.augment_level, cfg.augment_pipeline)
+    return Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, augmenter, rule)
+
+
 def run(cfg: RunConfig) -> RunResult:
     if not cfg.model:
         raise BenchError("no model given; pass --model PATH (an .onnx file or an upload .zip) or set `model:` in the config")
     runtime = Runtime.load(cfg.model, cfg.provider, cfg.threads)
     spec = runtime.spec
-    if spec.modality != "image":
-        raise BenchError(f"model {Path(cfg.model).name} takes video {list(spec.input_shape)}; video scoring is not available yet, score an image model")
     if not spec.size_declared:
         warn(f"model input H/W are dynamic {list(spec.input_shape)}; using {spec.height}x{spec.width}. Export with fixed H/W to choose the size yourself")
     if spec.input_dtype != "uint8":
         warn(f"model input dtype is {spec.input_dtype}; feeding 0..255 as {spec.input_dtype} ({np.dtype(spec.input_dtype).itemsize}x the bytes of uint8)")
     specs, streams, total = open_datasets(cfg, spec.modality)
-    prep = Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, Augmenter(cfg.augment_level, cfg.augment_pipeline))
-    batch_shape = spec.batch_shape(cfg.batch_size)
+    prep = build_preprocessor(cfg, spec)
+    batch_shape = spec.batch_shape(cfg.batch_size, prep.frame_rule.frames if prep.frame_rule else None)
     width = runtime.warmup(batch_shape, cfg.warmup, cfg.seed)
     if width != 3:
         warn(f"model outputs {width} logit(s), not 3: " + ("[real, ai] softmax" if width == 2 else "one AI logit, sigmoid") + "; 3-class metrics are not reported")
@@ -164,7 +174,7 @@ def run(cfg: RunConfig) -> RunResult:
 
 RECORD_COLUMNS = [
     "dataset", "media_type", "sample_id", "label", "logits", "p_ai", "pred", "pred_binary", "status",
-    "error", "error_stage", "aug_seed", "batch_index", "weight", "source",
+    "error", "error_stage", "aug_seed", "batch_index", "weight", "source", "frames",
 ]
 
 

@@ -174,12 +174,3 @@ class Augmenter:
         if not self.enabled:
             return frames
         return np.ascontiguousarray(self._seeded(seed)(images=frames)["images"])
-
-
-def to_chw(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """HWC -> CHW (``out`` may be a preallocated slot of a batch buffer)."""
-    chw = image.transpose(2, 0, 1)
-    if out is None:
-        return np.ascontiguousarray(chw)
-    out[...] = chw
-    return out

@@ -70,3 +70,52 @@ def nan_when_dark(h: int = 16, w: int = 16) -> onnx.ModelProto:
         helper.make_node("Log", ["m"], ["logits"]),
     ]
     return _model(nodes, [x], [y], [numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes")])
+
+
+def frame_probe(k: int, h: int = 16, w: int = 16) -> onnx.ModelProto:
+    """Video probe: logits = per-channel means of frame ``k`` of a (batch, frames, 3, h, w) input
+    (frames dynamic)."""
+    x = helper.make_tensor_value_info("video", TensorProto.UINT8, ["batch", "frames", 3, h, w])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    nodes = [
+        helper.make_node("Cast", ["video"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Slice", ["f", "k0", "k1", "ax"], ["frame"]),
+        helper.make_node("ReduceMean", ["frame", "axes"], ["logits"], keepdims=0),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([k], dtype=np.int64), "k0"),
+        numpy_helper.from_array(np.array([k + 1], dtype=np.int64), "k1"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "ax"),
+        numpy_helper.from_array(np.array([1, 3, 4], dtype=np.int64), "axes"),
+    ]
+    return _model(nodes, [x], [y], inits)
+
+
+def frame_spread(h: int = 16, w: int = 16, frames: int | str = "frames") -> onnx.ModelProto:
+    """Video probe: logits = [max |frame_t - frame_0| over the clip, mean, frame count]."""
+    x = helper.make_tensor_value_info("video", TensorProto.UINT8, ["batch", frames, 3, h, w])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    nodes = [
+        helper.make_node("Cast", ["video"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Slice", ["f", "z0", "z1", "ax"], ["first"]),
+        helper.make_node("Sub", ["f", "first"], ["d"]),
+        helper.make_node("Abs", ["d"], ["ad"]),
+        helper.make_node("ReduceMax", ["ad", "all"], ["spread"], keepdims=0),
+        helper.make_node("ReduceMean", ["f", "all"], ["mean"], keepdims=0),
+        helper.make_node("Shape", ["f"], ["shape"], start=1, end=2),
+        helper.make_node("Cast", ["shape"], ["t"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["spread", "one"], ["s1"]),
+        helper.make_node("Unsqueeze", ["mean", "one"], ["m1"]),
+        helper.make_node("Expand", ["t", "bshape"], ["t1"]),
+        helper.make_node("Concat", ["s1", "m1", "t1"], ["logits"], axis=1),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "z0"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "z1"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "ax"),
+        numpy_helper.from_array(np.array([1, 2, 3, 4], dtype=np.int64), "all"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+    ]
+    # t1 must be (batch, 1): expand the (1,) frame count against the spread column's shape
+    nodes.insert(-2, helper.make_node("Shape", ["s1"], ["bshape"]))
+    return _model(nodes, [x], [y], inits)

@@ -14,6 +14,7 @@ from pathlib import Path
 from bench.errors import BenchError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".ppm", ".pgm")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 BYTES_COLUMN_HINTS = ("image", "img", "bytes", "image_bytes", "content", "data")
 
 
@@ -50,9 +51,10 @@ def folder_files(root: Path, extensions: tuple[str, ...]) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def iter_folder(spec, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> Iterator[SampleRef]:
+def iter_folder(spec) -> Iterator[SampleRef]:
     root = Path(spec.source["path"])
-    exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in spec.source.get("extensions", extensions))
+    default = VIDEO_EXTENSIONS if spec.modality == "video" else IMAGE_EXTENSIONS
+    exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in spec.source.get("extensions", default))
     for path in folder_files(root, exts):
         yield SampleRef(spec.name, spec.media_type, spec.label, path.relative_to(root).as_posix(), spec.weight, path=str(path))
 
@@ -146,11 +148,12 @@ def iter_huggingface(spec) -> Iterator[SampleRef]:
     split = src.get("split", "train")
     ds = _open_hf(src, split)
     features = ds.features or {}
-    column = src.get("column") or _hf_image_column(features, spec.name)
+    column = src.get("column") or _hf_media_column(features, spec.name)
     if features and column not in features:
         raise BenchError(f"column {column!r} not in dataset {spec.name}; columns: {', '.join(features)}")
-    if features and isinstance(features[column], datasets.Image):
-        ds = ds.cast_column(column, datasets.Image(decode=False))
+    kind = type(features[column]) if features else None
+    if kind in _media_features():
+        ds = ds.cast_column(column, kind(decode=False))  # the original bytes, decoded by us
     ds = ds.select_columns([column])
     for row, item in enumerate(ds):
         yield SampleRef(spec.name, spec.media_type, spec.label, f"{split}#{row}", spec.weight, data=media_bytes(item[column]) or b"")
@@ -189,16 +192,20 @@ def _saved_to_disk(path: Path) -> bool:
     return (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
 
 
-def _hf_image_column(features, name: str) -> str:
+def _media_features() -> tuple[type, ...]:
     import datasets
 
-    images = [k for k, v in (features or {}).items() if isinstance(v, datasets.Image)]
-    if len(images) == 1:
-        return images[0]
+    return tuple(getattr(datasets, name) for name in ("Image", "Video") if hasattr(datasets, name))
+
+
+def _hf_media_column(features, name: str) -> str:
+    media = [k for k, v in (features or {}).items() if isinstance(v, _media_features())]
+    if len(media) == 1:
+        return media[0]
     for hint in BYTES_COLUMN_HINTS:
         if hint in (features or {}):
             return hint
-    raise BenchError(f"cannot tell which column of dataset {name} holds the images; set `source.column`")
+    raise BenchError(f"cannot tell which column of dataset {name} holds the media; set `source.column`")
 
 
 SOURCES = {"folder": iter_folder, "parquet": iter_parquet, "huggingface": iter_huggingface}
