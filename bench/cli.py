@@ -30,6 +30,9 @@ def _run(args: argparse.Namespace) -> int:
         "threads": args.threads,
         "geometry": args.geometry,
         "interpolation": args.interpolation,
+        "frames": args.frames,
+        "frame_rule": args.frame_rule,
+        "target_fps": args.target_fps,
         "output": args.output,
         "progress": False if args.no_progress else None,
     }
@@ -96,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice)")
     run.add_argument("--geometry", choices=["crop-resize", "resize-crop"])
     run.add_argument("--interpolation", choices=["nearest", "linear", "area", "cubic", "lanczos"])
+    run.add_argument("--frames", type=int, help="video: frames per clip when the model's frames axis is dynamic (default 16, cap 64)")
+    run.add_argument("--frame-rule", choices=["first", "fps", "uniform"], help="video: which frames to take (default first)")
+    run.add_argument("--target-fps", type=float, help="video: frame rate for --frame-rule fps")
     run.add_argument("--output", help="result folder (default: results/<model>-<modality>-<timestamp>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)

@@ -71,8 +71,7 @@ def decode_clip(source: bytes | str, rule: FrameRule) -> Clip:
             raise DataError("decode", f"{kind} ({container.format.name}), not a video clip; move it out of the video dataset")
         stream = container.streams.video[0]
         if stream.codec_context is None:
-            tag = getattr(stream, "codec_tag", "") or "unknown"
-            raise DataError("decode", f"unsupported codec: this FFmpeg build has no decoder for {tag!r}; re-encode the clip (H.264, VP9, AV1, MPEG-4)")
+            raise DataError("decode", f"unsupported codec: FFmpeg {av.ffmpeg_version_info} has no decoder for this clip's video stream; re-encode it (H.264, VP9, AV1, MPEG-4)")
         if stream.codec_context.name in ("mjpeg", "png", "bmp", "webp", "gif") and (stream.frames or 0) <= 1:
             raise DataError("decode", f"a still image ({stream.codec_context.name}), not a video clip; move it out of the video dataset")
         stream.thread_type = "AUTO"
