@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -295,18 +296,23 @@ def _export(
     _check_outputs(module, example, modality)
 
     input_name = INPUT_NAMES[modality]
+    # A single file is written next to the target and renamed into place once it is valid, so a
+    # failed export never leaves a half-valid model (nor destroys an earlier one). External data
+    # files are named after the .onnx file, so those exports write in place.
+    target = path if external_data else path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
     try:
-        _run_exporter(module, path, example, input_name, dyn_axes, opset, exporter, external_data)
-        model = onnx.load(str(path), load_external_data=False)
+        _run_exporter(module, target, example, input_name, dyn_axes, opset, exporter, external_data)
+        model = onnx.load(str(target), load_external_data=False)
         _check_graph_io(model, modality, example, dyn_axes)
         if model.ir_version > MAX_IR_VERSION:
             model.ir_version = MAX_IR_VERSION
-            onnx.save(model, str(path))  # external tensors (if any) keep their references
-        onnx.checker.check_model(str(path))
-    except BaseException:
-        if not external_data:
-            path.unlink(missing_ok=True)  # never leave a half-valid model behind
-        raise
+            onnx.save(model, str(target))  # external tensors (if any) keep their references
+        onnx.checker.check_model(str(target))
+        if target != path:
+            os.replace(target, path)
+    finally:
+        if target != path:
+            target.unlink(missing_ok=True)
     return path
 
 
