@@ -14,7 +14,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 def _run(args: argparse.Namespace) -> int:
     from bench.config import default_config_path, load_config
-    from bench.report import metric_tables, run_folder, throughput_table, write_results
+    from bench.report import metric_tables, throughput_table, write_results
     from bench.scoring import run
 
     path = args.config or default_config_path()
@@ -35,10 +35,12 @@ def _run(args: argparse.Namespace) -> int:
         "target_fps": args.target_fps,
         "output": args.output,
         "progress": False if args.no_progress else None,
+        "cache": False if args.no_cache else None,
+        "cache_dir": args.cache_dir,
     }
     cfg = load_config(path, overrides)
     result = run(cfg)
-    folder = run_folder(cfg.results_dir, cfg.model, result.runtime.spec.modality, cfg.output)
+    folder = result.folder
     doc = write_results(result, folder)
     print(metric_tables(doc["metrics"]))
     print()
@@ -104,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target-fps", type=float, help="video: frame rate for --frame-rule fps")
     run.add_argument("--output", help="result folder (default: results/<model>-<modality>-<timestamp>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-cache", action="store_true", help="decode everything; neither read nor write the sample cache")
+    run.add_argument("--cache-dir", help="sample cache folder (default: ~/.cache/bench/samples)")
     run.set_defaults(func=_run)
 
     check = sub.add_parser("check", help="check a model against the contract (exit 1 when a rule fails)")

@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.transforms import AUGMENT_LEVELS, GEOMETRIES, INTERPOLATIONS
 
 PROVIDERS = ("auto", "cpu", "cuda")
-PATH_KEYS = ("model", "dataset_dirs", "augment_pipeline", "results_dir", "output")
+PATH_KEYS = ("model", "dataset_dirs", "augment_pipeline", "results_dir", "output", "cache_dir")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +46,9 @@ class RunConfig:
     prefetch: int = 2
     bootstrap: int = 1000
     bootstrap_seed: int = 0
+    cache: bool = True  # reuse decoded and resized pixels across runs (see bench/cache.py)
+    cache_dir: str | None = None  # default: $XDG_CACHE_HOME/bench/samples (~/.cache/bench/samples)
+    cache_max_gb: float = 20.0
     results_dir: str = "results"
     output: str | None = None
     progress: bool = True
@@ -57,6 +60,8 @@ class RunConfig:
         _non_negative(self, "warmup", "prefetch", "bootstrap", "workers", "threads")
         if self.limit is not None:
             _positive(self, "limit")
+        if not isinstance(self.cache_max_gb, (int, float)) or self.cache_max_gb <= 0:
+            raise BenchError(f"cache_max_gb must be a positive number of gigabytes, got {self.cache_max_gb!r}")
         if self.augment_level not in AUGMENT_LEVELS:
             raise BenchError(f"augment_level must be one of 0, 1, 2, 3, got {self.augment_level!r}")
         _choice(self, "provider", PROVIDERS)

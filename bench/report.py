@@ -72,18 +72,23 @@ def results_json(result, metrics: dict) -> dict:
             for d in result.datasets
         ],
         "metrics": metrics,
-        "throughput": result.throughput.to_json() | {"workers": result.config.resolved_workers()},
+        "throughput": result.throughput.to_json() | {"workers": result.config.resolved_workers(), "cache": _cache_json(result.preprocessor.cache)},
     }
 
 
+def _cache_json(cache) -> dict:
+    if cache is None:
+        return {"enabled": False}
+    return {"enabled": True, "dir": str(cache.root)} | cache.stats.to_json()
+
+
 def write_results(result, folder: Path) -> dict:
-    """Write ``results.json``, ``records.parquet`` and ``summary.md``; return the results dict."""
+    """Write ``results.json`` and ``summary.md`` beside the run's ``records.parquet``; return the
+    results dict."""
     metrics = result.metrics()
     doc = results_json(result, metrics)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "records.parquet", lambda tmp: result.records.to_parquet(tmp, index=False))
     write_text(folder / "results.json", json.dumps(_clean(doc), indent=2) + "\n")
-    write_text(folder / "summary.md", summary_markdown(doc, result.records))
+    write_text(folder / "summary.md", summary_markdown(doc, result.table))
     return doc
 
 
@@ -140,6 +145,7 @@ def throughput_table(tp: dict, environment: dict) -> str:
         ["device", environment["device"]],
         ["batch size", tp["batch_size"]],
         ["workers", tp.get("workers")],
+        ["cache hits / misses", _cache_cell(tp.get("cache"))],
         ["samples", tp["samples"]],
         ["end-to-end samples/s", tp["samples_per_s"]],
         ["model-only samples/s", tp["model_only_samples_per_s"]],
@@ -151,6 +157,13 @@ def throughput_table(tp: dict, environment: dict) -> str:
         ["inference ms", st["inference"]],
     ]
     return table(["throughput", "value"], rows)
+
+
+def _cache_cell(cache: dict | None) -> str:
+    if not cache or not cache.get("enabled"):
+        return "off"
+    rebuilt = f", {cache['rebuilt']} rebuilt" if cache.get("rebuilt") else ""
+    return f"{cache['hits']} / {cache['misses']}{rebuilt}"
 
 
 def error_table(records: pd.DataFrame, limit: int = 20) -> str:

@@ -3,14 +3,17 @@ threads, run the session, turn logits into records, summarise, write the results
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.cache import SampleCache, default_cache_dir
 from bench.config import RunConfig
 from bench.data.registry import DatasetSpec, Registry, iter_samples
 from bench.data.sources import count_samples
@@ -20,6 +23,8 @@ from bench.metrics import summarise
 from bench.model import MAX_FRAMES, warn
 from bench.pipeline import Batch, Pipeline
 from bench.preprocess import Preprocessor
+from bench.records import RecordWriter
+from bench.report import run_folder
 from bench.runtime import Runtime, ort_message
 from bench.throughput import Throughput
 from bench.transforms import Augmenter
@@ -31,7 +36,8 @@ class RunResult:
     runtime: Runtime
     preprocessor: Preprocessor
     datasets: list[DatasetSpec]
-    records: pd.DataFrame
+    table: pd.DataFrame  # the records' label, decision and status columns (records.parquet has all)
+    folder: Path
     output_width: int
     throughput: Throughput
 
@@ -40,7 +46,7 @@ class RunResult:
         return self.output_width == 3
 
     def metrics(self) -> dict:
-        return summarise(self.records, self.three_class, self.config.bootstrap, self.config.bootstrap_seed)
+        return summarise(self.table, self.three_class, self.config.bootstrap, self.config.bootstrap_seed)
 
 
 def decide(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,10 +144,16 @@ def build_preprocessor(cfg: RunConfig, spec) -> Preprocessor:
         t = min(spec.frames or cfg.frames, MAX_FRAMES)
         rule = FrameRule(cfg.frame_rule, t, cfg.target_fps)
     augmenter = Augmenter(cfg.augment_level, cfg.augment_pipeline)
-    return Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, augmenter, rule)
+    prep = Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, augmenter, rule)
+    if not cfg.cache:
+        return prep
+    cache = SampleCache(cfg.cache_dir or default_cache_dir(), int(cfg.cache_max_gb * 1e9), prep.cache_params())
+    return dataclasses.replace(prep, cache=cache)
 
 
 def run(cfg: RunConfig) -> RunResult:
+    """Score ``cfg.model`` on ``cfg.datasets``; records stream into the run folder's
+    ``records.parquet`` (``cfg.output``, else ``results/<model>-<modality>-<timestamp>``)."""
     if not cfg.model:
         raise BenchError("no model given; pass --model PATH (an .onnx file or an upload .zip) or set `model:` in the config")
     runtime = Runtime.load(cfg.model, cfg.provider, cfg.threads)
@@ -157,25 +169,20 @@ def run(cfg: RunConfig) -> RunResult:
     if width != 3:
         warn(f"model outputs {width} logit(s), not 3: " + ("[real, ai] softmax" if width == 2 else "one AI logit, sigmoid") + "; 3-class metrics are not reported")
 
-    rows: list[dict] = []
     tracker = Throughput(cfg.batch_size)
     bar = _progress(total, cfg.progress)
+    folder = run_folder(cfg.results_dir, cfg.model, spec.modality, cfg.output)
+    writer = RecordWriter(folder / "records.parquet")
     start = time.perf_counter()
-    with Pipeline(itertools.chain(*streams), prep, batch_shape, cfg.resolved_workers(), cfg.prefetch) as pipe:
+    with writer, Pipeline(itertools.chain(*streams), prep, batch_shape, cfg.resolved_workers(), cfg.prefetch) as pipe:
         for batch in pipe:
             logits, seconds, error = _infer(runtime, batch.buffer)
-            rows.extend(batch_records(batch, logits, error, prep))
+            writer.add(batch_records(batch, logits, error, prep))
             tracker.add(batch, seconds)
             bar.update(batch.size)
-    tracker.wall_s = time.perf_counter() - start
+        tracker.wall_s = time.perf_counter() - start
     bar.close()
-    return RunResult(cfg, runtime, prep, specs, pd.DataFrame(rows, columns=RECORD_COLUMNS), width, tracker)
-
-
-RECORD_COLUMNS = [
-    "dataset", "media_type", "sample_id", "label", "logits", "p_ai", "pred", "pred_binary", "status",
-    "error", "error_stage", "aug_seed", "batch_index", "weight", "source", "frames",
-]
+    return RunResult(cfg, runtime, prep, specs, writer.table(), folder, width, tracker)
 
 
 def _progress(total: int | None, enabled: bool):

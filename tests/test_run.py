@@ -234,7 +234,8 @@ def test_default_run_scores_the_bundled_sample(tmp_path, monkeypatch, capsys):
 
 
 def test_run_returns_records_in_memory(tmp_path, mean_model):
-    cfg = load_config(make_project(tmp_path, {"a": ("real", random_images(4, 1))}, mean_model), {})
+    cfg = load_config(make_project(tmp_path, {"a": ("real", random_images(4, 1))}, mean_model), {"output": str(tmp_path / "out")})
     result = run(cfg)
-    assert len(result.records) == 4 and result.runtime.provider == "CPUExecutionProvider"
+    assert len(result.table) == 4 and result.runtime.provider == "CPUExecutionProvider"
+    assert len(pd.read_parquet(result.folder / "records.parquet")) == 4
     assert result.throughput.samples == 4 and len(result.throughput.inference_s) == 1
