@@ -83,6 +83,45 @@ def _package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from bench.profile import ProfileConfig, parse_batch_sizes, print_progress, sweep, table_rows, write_files
+    from bench.report import table
+
+    cfg = ProfileConfig(
+        model=args.model,
+        batch_sizes=parse_batch_sizes(args.batch_sizes),
+        provider=args.provider,
+        duration=args.duration,
+        min_iters=args.min_iters,
+        latency_budget_ms=args.latency_budget,
+        data=args.data,
+        output=args.output,
+        threads=args.threads,
+    )
+    print(f"profiling {args.model} ({'through the pipeline on ' + args.data if args.data else 'model only'})", file=sys.stderr)
+    profile = sweep(cfg, progress=print_progress)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = Path(args.output or Path("results") / f"{Path(args.model).stem}-profile-{stamp}")
+    files = write_files(profile, folder)
+    heads = ["batch", "status", "samples/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "ms/sample", "device MB", "process MB", "e2e samples/s", "data wait ms/batch", "batches", "error"]
+    rows = table_rows(profile)
+    keep = [i for i, h in enumerate(heads) if any(r[i] is not None for r in rows)]
+    print(table([heads[i] for i in keep], [[r[i] for i in keep] for r in rows]))
+    print(f"\n{profile.environment['provider']} on {profile.environment['device']}; files: {', '.join(str(f) for f in files)}")
+    best = profile.best()
+    if best is None:
+        print("no batch size ran; see the error column")
+        return 1
+    print(f"best throughput: batch {best.batch_size} ({best.samples_per_s:.1f} samples/s, p95 {best.latency_ms['p95']:.2f} ms)")
+    if cfg.latency_budget_ms is not None:
+        under = profile.best_under_budget()
+        print(f"best under the {cfg.latency_budget_ms:g} ms p95 budget: " + (f"batch {under.batch_size} ({under.samples_per_s:.1f} samples/s, p95 {under.latency_ms['p95']:.2f} ms)" if under else "none: even batch 1 is over budget"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="Score ONNX detectors of AI-generated media locally, the way the public benchmark does.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
@@ -122,6 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     pkg.add_argument("--modality", choices=["image", "video"], required=True)
     pkg.add_argument("--output", default=".", help="folder for the zip (default: the working directory)")
     pkg.set_defaults(func=_package)
+
+    prof = sub.add_parser("profile", help="batch-size sweep: throughput, latency percentiles, memory, the best batch")
+    prof.add_argument("model", help="an .onnx file or an upload .zip")
+    prof.add_argument("--batch-sizes", default="auto", help="comma-separated sizes, or auto (double until throughput stops improving; default)")
+    prof.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto")
+    prof.add_argument("--duration", type=float, default=3.0, help="seconds per batch size, at least (default 3)")
+    prof.add_argument("--min-iters", type=int, default=10, help="batches per batch size, at least (default 10)")
+    prof.add_argument("--latency-budget", type=float, metavar="MS", help="p95 batch latency budget; auto stops past it, and the best batch under it is reported")
+    prof.add_argument("--data", metavar="CONFIG", help="run config whose datasets feed the full pipeline (default: model only, generated inputs)")
+    prof.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice)")
+    prof.add_argument("--output", help="folder for profile.csv, profile.json, profile.png (default: results/<model>-profile-<timestamp>)")
+    prof.set_defaults(func=_profile)
 
     ds = sub.add_parser("datasets", help="list the dataset registry")
     ds.add_argument("--config", help="run config whose dataset_dirs to list (default: configs/default.yaml)")

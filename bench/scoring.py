@@ -169,20 +169,31 @@ def run(cfg: RunConfig) -> RunResult:
     if width != 3:
         warn(f"model outputs {width} logit(s), not 3: " + ("[real, ai] softmax" if width == 2 else "one AI logit, sigmoid") + "; 3-class metrics are not reported")
 
-    tracker = Throughput(cfg.batch_size)
     bar = _progress(total, cfg.progress)
     folder = run_folder(cfg.results_dir, cfg.model, spec.modality, cfg.output)
-    writer = RecordWriter(folder / "records.parquet")
-    start = time.perf_counter()
-    with writer, Pipeline(itertools.chain(*streams), prep, batch_shape, cfg.resolved_workers(), cfg.prefetch) as pipe:
-        for batch in pipe:
-            logits, seconds, error = _infer(runtime, batch.buffer)
+    with RecordWriter(folder / "records.parquet") as writer:
+
+        def keep(batch: Batch, logits, error) -> None:
             writer.add(batch_records(batch, logits, error, prep))
-            tracker.add(batch, seconds)
             bar.update(batch.size)
-        tracker.wall_s = time.perf_counter() - start
+
+        tracker = execute(runtime, prep, itertools.chain(*streams), batch_shape, cfg, keep)
     bar.close()
     return RunResult(cfg, runtime, prep, specs, writer.table(), folder, width, tracker)
+
+
+def execute(runtime: Runtime, prep: Preprocessor, samples, batch_shape: tuple[int, ...], cfg: RunConfig, on_batch) -> Throughput:
+    """The scoring loop: worker threads prepare batch ``k+1`` while the session runs batch ``k``;
+    ``on_batch(batch, logits, error)`` sees every batch in order. Returns its measurements."""
+    tracker = Throughput(batch_shape[0])
+    start = time.perf_counter()
+    with Pipeline(samples, prep, batch_shape, cfg.resolved_workers(), cfg.prefetch) as pipe:
+        for batch in pipe:
+            logits, seconds, error = _infer(runtime, batch.buffer)
+            on_batch(batch, logits, error)
+            tracker.add(batch, seconds)
+    tracker.wall_s = time.perf_counter() - start
+    return tracker
 
 
 def _progress(total: int | None, enabled: bool):
