@@ -122,6 +122,22 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from bench.compare import compare, compare_markdown, load_run, write_compare
+
+    runs = [load_run(folder) for folder in args.runs]
+    doc = compare(runs, allow_mismatch=args.allow_mismatch, n_boot=args.bootstrap, top=args.top)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = Path(args.output or Path("results") / f"compare-{stamp}")
+    write_compare(doc, folder)
+    print(compare_markdown(doc))
+    print(f"written to {folder}/ (compare.md, compare.json)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="Score ONNX detectors of AI-generated media locally, the way the public benchmark does.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
@@ -173,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice)")
     prof.add_argument("--output", help="folder for profile.csv, profile.json, profile.png (default: results/<model>-profile-<timestamp>)")
     prof.set_defaults(func=_profile)
+
+    cmp = sub.add_parser("compare", help="paired comparison of runs on the same samples (the first is the baseline)")
+    cmp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="result folders written by `bench run`")
+    cmp.add_argument("--allow-mismatch", action="store_true", help="compare only the samples all runs share")
+    cmp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    cmp.add_argument("--top", type=int, default=20, help="how many most-disagreed samples to list (default 20)")
+    cmp.add_argument("--output", help="folder for compare.md and compare.json (default: results/compare-<timestamp>)")
+    cmp.set_defaults(func=_compare)
 
     ds = sub.add_parser("datasets", help="list the dataset registry")
     ds.add_argument("--config", help="run config whose dataset_dirs to list (default: configs/default.yaml)")
