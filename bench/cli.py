@@ -64,6 +64,30 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _datasets_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bench.config import default_config_path, load_config
+    from bench.data.hub import import_registry
+
+    dest = Path(args.output) if args.output else Path(load_config(args.config or default_config_path(), {}).dataset_dirs[0]) / Path(args.file).name
+    report = import_registry(args.file, dest, args.cache_dir)
+    print(report.text())
+    return 0 if report.imported else 1
+
+
+def _datasets_pull(args: argparse.Namespace) -> int:
+    from bench.config import default_config_path, load_config
+    from bench.data.hub import pull, pull_report, select_hub_specs
+    from bench.data.registry import Registry
+
+    dirs = args.registry or load_config(args.config or default_config_path(), {}).dataset_dirs
+    specs = select_hub_specs(Registry.load(dirs), args.names, args.all)
+    results = pull(specs, cache_dir=args.cache_dir, per_dataset=args.per_dataset, seed=args.seed, progress=not args.no_progress)
+    print(pull_report(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
 def _check(args: argparse.Namespace) -> int:
     import json
 
@@ -198,9 +222,26 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--output", help="folder for compare.md and compare.json (default: results/compare-<timestamp>)")
     cmp.set_defaults(func=_compare)
 
-    ds = sub.add_parser("datasets", help="list the dataset registry")
-    ds.add_argument("--config", help="run config whose dataset_dirs to list (default: configs/default.yaml)")
+    ds = sub.add_parser("datasets", help="list the dataset registry; `import` a public registry file; `pull` Hub datasets")
+    ds.add_argument("--config", help="run config whose dataset_dirs to use (default: configs/default.yaml)")
     ds.set_defaults(func=_datasets)
+    ds_sub = ds.add_subparsers(dest="datasets_command", metavar="{import,pull}")
+    imp = ds_sub.add_parser("import", help="public benchmark registry file -> bench registry entries (source type hub)")
+    imp.add_argument("file", help="YAML in the public benchmark's format: datasets: [{name, path, modality, media_type, ...}]")
+    imp.add_argument("--output", help="bench registry file to write (default: <first dataset_dirs folder>/<FILE's name>)")
+    imp.add_argument("--cache-dir", help="where `pull` puts the datasets and `run` reads them (default: ~/.cache/bench/hub)")
+    imp.add_argument("--config", default=argparse.SUPPRESS, help="run config whose dataset_dirs to use")
+    imp.set_defaults(func=_datasets_import)
+    pl = ds_sub.add_parser("pull", help="download a seeded, bounded selection of Hub datasets into the local cache")
+    pl.add_argument("names", nargs="*", metavar="NAME", help="type: hub datasets of the registry")
+    pl.add_argument("--all", action="store_true", help="every type: hub dataset of the registry")
+    pl.add_argument("--per-dataset", type=int, metavar="N", help="at most N samples per dataset (archives past it are not downloaded)")
+    pl.add_argument("--seed", type=int, default=0, help="selection seed (default 0): same seed, same files and samples")
+    pl.add_argument("--cache-dir", help="pull here instead of the registry's cache_dir (then re-import with the same --cache-dir)")
+    pl.add_argument("--registry", nargs="+", metavar="DIR", help="registry folders (default: the config's dataset_dirs)")
+    pl.add_argument("--config", default=argparse.SUPPRESS, help="run config whose dataset_dirs to use")
+    pl.add_argument("--no-progress", action="store_true", help="no progress bars")
+    pl.set_defaults(func=_datasets_pull)
     return parser
 
 

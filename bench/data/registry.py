@@ -38,7 +38,7 @@ class DatasetSpec:
 
     @property
     def location(self) -> str:
-        return str(self.source.get("path") or self.source.get("id") or "")
+        return str(self.source.get("path") or self.source.get("id") or self.source.get("repo") or "")
 
 
 @dataclass

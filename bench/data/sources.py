@@ -208,7 +208,14 @@ def _hf_media_column(features, name: str) -> str:
     raise BenchError(f"cannot tell which column of dataset {name} holds the media; set `source.column`")
 
 
-SOURCES = {"folder": iter_folder, "parquet": iter_parquet, "huggingface": iter_huggingface}
+def iter_hub(spec) -> Iterator[SampleRef]:
+    """A Hub dataset fetched by `bench datasets pull`, read offline from its manifest (bench/data/hub.py)."""
+    from bench.data.hub import iter_pulled
+
+    yield from iter_pulled(spec)
+
+
+SOURCES = {"folder": iter_folder, "parquet": iter_parquet, "huggingface": iter_huggingface, "hub": iter_hub}
 
 
 def count_samples(spec, limit: int | None = None) -> int | None:
@@ -220,6 +227,10 @@ def count_samples(spec, limit: int | None = None) -> int | None:
         import pyarrow.parquet as pq
 
         n = sum(pq.ParquetFile(f).metadata.num_rows for f in _parquet_files(Path(spec.source["path"])))
+    elif kind == "hub":
+        from bench.data.hub import count_pulled
+
+        n = count_pulled(spec)
     else:
         return None
     caps = [c for c in (spec.max_samples, limit) if c]
