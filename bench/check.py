@@ -27,6 +27,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.model import DEFAULT_SIZE, MAX_FRAMES, ONNX_DTYPES, zip_problems
+from bench.report import human_bytes
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 PASS_TOL = 1e-4
@@ -74,14 +75,6 @@ class CheckReport:
 
 
 # --------------------------------------------------------------------------- static rules
-
-
-def human_bytes(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 def check_file(report: CheckReport, path: Path) -> bytes | None:
@@ -335,7 +328,7 @@ def check_runs(report: CheckReport, session, spec: dict) -> bool:
 
 
 def _decisions(logits: np.ndarray) -> np.ndarray:
-    from bench.scoring import decide
+    from bench.records import decide
 
     _, pred, pred_binary = decide(logits)
     return np.stack([pred, pred_binary], 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from bench import __version__
 from bench.errors import BenchError
@@ -14,12 +15,12 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 def _run(args: argparse.Namespace) -> int:
     from bench.config import default_config_path, load_config
-    from bench.report import metric_tables, throughput_table, write_results
-    from bench.scoring import run
+    from bench.report import metric_tables, robustness_table, throughput_table, write_results
+    from bench.scoring import run_all
 
     path = args.config or default_config_path()
     overrides = {
-        "model": args.model,
+        "model": args.model if not args.model or len(args.model) > 1 else args.model[0],
         "datasets": args.datasets,
         "batch_size": args.batch_size,
         "augment_level": args.augment_level,
@@ -33,23 +34,44 @@ def _run(args: argparse.Namespace) -> int:
         "frames": args.frames,
         "frame_rule": args.frame_rule,
         "target_fps": args.target_fps,
+        "robustness": True if args.robustness else None,
         "output": args.output,
         "progress": False if args.no_progress else None,
         "cache": False if args.no_cache else None,
         "cache_dir": args.cache_dir,
     }
     cfg = load_config(path, overrides)
-    result = run(cfg)
-    folder = result.folder
-    doc = write_results(result, folder)
-    print(metric_tables(doc["metrics"]))
-    print()
-    print(throughput_table(doc["throughput"], doc["environment"]))
-    overall = doc["metrics"]["overall"]
-    if overall["errors"]:
-        print(f"\n{overall['data_errors']} data error(s) and {overall['model_errors']} model error(s); see {folder / 'summary.md'}")
-    print(f"\nresults written to {folder}/ (results.json, records.parquet, summary.md)")
+    results = run_all(cfg)
+    for result in results:
+        doc = write_results(result, result.folder)
+        if len(results) > 1:
+            print(f"\n## {result.folder.name}\n")
+        print(metric_tables(doc["metrics"]))
+        if doc.get("robustness"):
+            print()
+            print(robustness_table(doc["robustness"]))
+        print()
+        print(throughput_table(doc["throughput"], doc["environment"]))
+        overall = doc["metrics"]["overall"]
+        if overall["errors"]:
+            print(f"\n{overall['data_errors']} data error(s) and {overall['model_errors']} model error(s); see {result.folder / 'summary.md'}")
+        print(f"\nresults written to {result.folder}/ (results.json, records.parquet, summary.md)")
+    if len(results) > 1:
+        _compare_runs([r.folder for r in results], Path(cfg.output) / "compare" if cfg.output else None, cfg.bootstrap)
     return 0
+
+
+def _compare_runs(folders, output, n_boot: int, allow_mismatch: bool = False, top: int = 20) -> None:
+    from datetime import datetime, timezone
+
+    from bench.compare import compare, compare_markdown, load_run, write_compare
+
+    doc = compare([load_run(f) for f in folders], allow_mismatch=allow_mismatch, n_boot=n_boot, top=top)
+    folder = Path(output or Path("results") / f"compare-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}")
+    write_compare(doc, folder)
+    print()
+    print(compare_markdown(doc))
+    print(f"comparison written to {folder}/ (compare.md, compare.json)")
 
 
 def _datasets(args: argparse.Namespace) -> int:
@@ -147,18 +169,7 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-    from pathlib import Path
-
-    from bench.compare import compare, compare_markdown, load_run, write_compare
-
-    runs = [load_run(folder) for folder in args.runs]
-    doc = compare(runs, allow_mismatch=args.allow_mismatch, n_boot=args.bootstrap, top=args.top)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = Path(args.output or Path("results") / f"compare-{stamp}")
-    write_compare(doc, folder)
-    print(compare_markdown(doc))
-    print(f"written to {folder}/ (compare.md, compare.json)")
+    _compare_runs(args.runs, args.output, args.bootstrap, args.allow_mismatch, args.top)
     return 0
 
 
@@ -169,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="score a model on datasets; writes results/<run>/")
     run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml)")
-    run.add_argument("--model", help="an .onnx file or an image_detector.zip")
+    run.add_argument("--model", action="append", help="an .onnx file or an image_detector.zip; repeat to compare several on the same samples")
     run.add_argument("--datasets", nargs="+", metavar="NAME", help="dataset names from the registry (see `bench datasets`)")
     run.add_argument("--batch-size", type=int)
     run.add_argument("--augment-level", type=int, choices=[0, 1, 2, 3])
@@ -183,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", type=int, help="video: frames per clip when the model's frames axis is dynamic (default 16, cap 64)")
     run.add_argument("--frame-rule", choices=["first", "fps", "uniform"], help="video: which frames to take (default first)")
     run.add_argument("--target-fps", type=float, help="video: frame rate for --frame-rule fps")
+    run.add_argument("--robustness", action="store_true", help="also score every sample after the redistribution chain; report robust and blended scores")
     run.add_argument("--output", help="result folder (default: results/<model>-<modality>-<timestamp>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-cache", action="store_true", help="decode everything; neither read nor write the sample cache")

@@ -26,7 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass
 class RunConfig:
-    model: str | None = None
+    model: str | list[str] | None = None  # one model, or several scored on the same samples
     datasets: list[str] = field(default_factory=list)
     dataset_dirs: list[str] = field(default_factory=list)
     batch_size: int = 16
@@ -44,6 +44,8 @@ class RunConfig:
     target_fps: float | None = None  # for frame_rule fps
     warmup: int = 3
     prefetch: int = 2
+    robustness: bool = False  # score every sample twice: as is, and after the redistribution chain
+    robust_weight: float = 0.2  # blended = (1 - w) * base + w * robust
     bootstrap: int = 1000
     bootstrap_seed: int = 0
     cache: bool = True  # reuse decoded and resized pixels across runs (see bench/cache.py)
@@ -60,6 +62,10 @@ class RunConfig:
         _non_negative(self, "warmup", "prefetch", "bootstrap", "workers", "threads")
         if self.limit is not None:
             _positive(self, "limit")
+        if self.model is not None and not (isinstance(self.model, str) or (isinstance(self.model, list) and all(isinstance(m, str) for m in self.model))):
+            raise BenchError(f"model must be a path or a list of paths, got {self.model!r}")
+        if not isinstance(self.robust_weight, (int, float)) or not 0 <= self.robust_weight <= 1:
+            raise BenchError(f"robust_weight must be a number between 0 and 1, got {self.robust_weight!r}")
         if not isinstance(self.cache_max_gb, (int, float)) or self.cache_max_gb <= 0:
             raise BenchError(f"cache_max_gb must be a positive number of gigabytes, got {self.cache_max_gb!r}")
         if self.augment_level not in AUGMENT_LEVELS:
@@ -73,6 +79,11 @@ class RunConfig:
         if not isinstance(self.datasets, list) or not all(isinstance(d, str) for d in self.datasets):
             raise BenchError(f"datasets must be a list of dataset names, got {self.datasets!r}")
         return self
+
+    def model_paths(self) -> list[str]:
+        if self.model is None:
+            return []
+        return [self.model] if isinstance(self.model, str) else list(self.model)
 
     def resolved_workers(self) -> int:
         return self.workers or max(1, min(8, os.cpu_count() or 1))

@@ -190,3 +190,45 @@ def summarise(df, three_class: bool, n_boot: int = 1000, seed: int = 0) -> dict:
             "matrix": confusion_3class(counted["label"].to_numpy(), counted["pred"].to_numpy(), counted["weight"].to_numpy()),
         }
     return {"overall": overall, "per_dataset": per_dataset, "per_media_type": per_media, "confusion": confusion}
+
+
+def robustness_summary(df, three_class: bool, weight: float, n_boot: int = 1000, seed: int = 0) -> dict:
+    """The robustness pass beside the base pass: the robust score, the blended score
+    ``(1 - weight) * base + weight * robust`` (SN34, overall and per dataset), and the per-sample
+    degradation of the probability given to the true class (``p_true(base) - p_true(robust)``,
+    binary: ``p_ai`` for AI samples, ``1 - p_ai`` for real ones), mean and p95."""
+    base, robust = df[df["pass"] == "base"], df[df["pass"] == "robust"]
+    robust_metrics = summarise(robust, three_class, n_boot, seed)
+    base_metrics = summarise(base, three_class, 0, seed)
+
+    def blended(b, r):
+        return None if b is None or r is None else (1 - weight) * b + weight * r
+
+    keys = ["dataset", "sample_id"]
+    paired = base.merge(robust, on=keys, suffixes=("_base", "_robust"))
+    paired = paired[(paired["status_base"] != "data_error") & (paired["status_robust"] != "data_error")]
+
+    def p_true(p, label):
+        return np.where(label != 0, p, 1 - p)
+
+    paired = paired.assign(degradation=p_true(paired["p_ai_base"], paired["label_base"]) - p_true(paired["p_ai_robust"], paired["label_base"]))
+
+    def spread(values) -> dict:
+        v = np.asarray(values, dtype=float)
+        return {"n": int(v.size), "mean": float(v.mean()) if v.size else None, "p95": float(np.percentile(v, 95)) if v.size else None}
+
+    per_dataset = []
+    for b, r in zip(base_metrics["per_dataset"], robust_metrics["per_dataset"]):
+        part = paired[paired["dataset"] == b["dataset"]]["degradation"]
+        per_dataset.append({"dataset": b["dataset"], "sn34_base": b["sn34"], "sn34_robust": r["sn34"], "sn34_blended": blended(b["sn34"], r["sn34"]),
+                            "accuracy_base": b["accuracy"], "accuracy_robust": r["accuracy"], "degradation": spread(part)})
+    overall_b, overall_r = base_metrics["overall"], robust_metrics["overall"]
+    return {
+        "weight": weight,
+        "robust": robust_metrics,
+        "sn34_base": overall_b["sn34"],
+        "sn34_robust": overall_r["sn34"],
+        "sn34_blended": blended(overall_b["sn34"], overall_r["sn34"]),
+        "degradation": spread(paired["degradation"]),
+        "per_dataset": per_dataset,
+    }

@@ -1,10 +1,13 @@
-"""Worker threads fill preallocated ``uint8`` batch buffers while the session runs the previous
+"""Worker threads fill preallocated ``uint8`` batch buffers while the sessions run the previous
 batch.
 
 Batches are composed in a fixed order (the order of the sample stream), never in the order
 workers finish: sample ``i`` always lands in batch ``i // B``, slot ``i % B``. The last batch is
 padded with zeros to the full size (the padding is discarded after inference). A bounded queue of
-``prefetch`` batches and ``prefetch + 2`` buffers keep memory fixed whatever the dataset size.
+``prefetch`` batches and ``prefetch + 2`` buffer sets keep memory fixed whatever the dataset size.
+
+A batch has one buffer per *view* (a preprocessing: a model's size, the robustness pass), all
+filled from one decode of each sample; ``prepare(ref, slots)`` gets one slot per view.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class Outcome:
 @dataclass
 class Batch:
     index: int
-    buffer: np.ndarray  # (B, ...) uint8, rows past len(refs) are padding
+    buffers: list[np.ndarray]  # one (B, ...) uint8 array per view; rows past len(refs) are padding
     refs: list[SampleRef]
     outcomes: list[Outcome] = field(default_factory=list)
     wait_s: float = 0.0  # how long the consumer waited for this batch's data
@@ -51,7 +54,7 @@ class Batch:
         return len(self.refs)
 
 
-Prepare = Callable[[SampleRef, np.ndarray], Outcome]
+Prepare = Callable[[SampleRef, list[np.ndarray]], Outcome]
 
 
 class _Failure:
@@ -60,18 +63,21 @@ class _Failure:
 
 
 class Pipeline:
-    """Iterate over ready batches of ``samples``, prepared by ``prepare(ref, slot)`` in ``workers``
-    threads. Use as a context manager (or call ``close``) so threads stop if the consumer does."""
+    """Iterate over ready batches of ``samples``, prepared by ``prepare(ref, slots)`` in ``workers``
+    threads, one buffer per entry of ``batch_shapes`` (all with the same batch size). Use as a
+    context manager (or call ``close``) so threads stop if the consumer does."""
 
-    def __init__(self, samples: Iterable[SampleRef], prepare: Prepare, batch_shape: tuple[int, ...], workers: int = 2, prefetch: int = 2):
+    def __init__(self, samples: Iterable[SampleRef], prepare: Prepare, batch_shapes: list[tuple[int, ...]], workers: int = 2, prefetch: int = 2):
+        if len({shape[0] for shape in batch_shapes}) != 1:
+            raise ValueError(f"Expected one batch size for every view, but got shapes {batch_shapes}")
         self.samples = samples
         self.prepare = prepare
-        self.batch_size = batch_shape[0]
+        self.batch_size = batch_shapes[0][0]
         self.prefetch = max(1, prefetch)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bench-prep")
-        self._free: queue.Queue[np.ndarray] = queue.Queue()
+        self._free: queue.Queue[list[np.ndarray]] = queue.Queue()
         for _ in range(self.prefetch + 2):
-            self._free.put(np.zeros(batch_shape, dtype=np.uint8))
+            self._free.put([np.zeros(shape, dtype=np.uint8) for shape in batch_shapes])
         self._ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
         self._stop = threading.Event()
         self._producer = threading.Thread(target=self._produce, name="bench-batcher", daemon=True)
@@ -92,7 +98,7 @@ class Pipeline:
                 continue
         return False
 
-    def _take_buffer(self) -> np.ndarray | None:
+    def _take_buffers(self) -> list[np.ndarray] | None:
         while not self._stop.is_set():
             try:
                 return self._free.get(timeout=0.1)
@@ -117,13 +123,14 @@ class Pipeline:
             self._put(_Failure(exc))
 
     def _submit(self, index: int, refs: list[SampleRef]) -> bool:
-        buffer = self._take_buffer()
-        if buffer is None:
+        buffers = self._take_buffers()
+        if buffers is None:
             return False
         if len(refs) < self.batch_size:
-            buffer[len(refs) :] = 0
-        futures: list[Future] = [self._pool.submit(self.prepare, ref, buffer[slot]) for slot, ref in enumerate(refs)]
-        return self._put((Batch(index, buffer, refs), futures))
+            for buffer in buffers:
+                buffer[len(refs) :] = 0
+        futures: list[Future] = [self._pool.submit(self.prepare, ref, [b[slot] for b in buffers]) for slot, ref in enumerate(refs)]
+        return self._put((Batch(index, buffers, refs), futures))
 
     def __iter__(self) -> Iterator[Batch]:
         if self._started:
@@ -142,7 +149,7 @@ class Pipeline:
                 batch.outcomes = [f.result() for f in futures]
                 batch.wait_s = time.perf_counter() - start
                 yield batch
-                self._free.put(batch.buffer)
+                self._free.put(batch.buffers)
         finally:
             self.close()
 

@@ -1,6 +1,6 @@
-"""One sample, from its source to its slot in a batch buffer (SPEC section 2):
-read -> decode (image, or the clip's sampled frames) -> geometry -> augment -> CHW / TCHW.
-Runs in worker threads; OpenCV and FFmpeg release the GIL."""
+"""One sample, from its source to its slots in the batch buffers (SPEC section 2):
+read -> decode (image, or the clip's sampled frames) -> [robustness chain] -> geometry ->
+augment -> CHW / TCHW. Runs in worker threads; OpenCV and FFmpeg release the GIL."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ from bench.cache import SampleCache
 from bench.data.decode import DataError, decode_image, read_bytes
 from bench.data.sources import SampleRef
 from bench.data.video import FrameRule, decode_clip
+from bench.errors import BenchError
 from bench.pipeline import Outcome
+from bench.robustness import image_chain, video_chain
 from bench.transforms import Augmenter, fit, sample_seed
 
 
 @dataclass(frozen=True)
 class Preprocessor:
-    """Everything that decides the pixels a model sees; written into every result.
+    """One view: everything that decides the pixels a model sees; written into every result.
 
-    ``frame_rule`` is set for video models (slots ``(T, 3, H, W)``), None for images (``(3, H, W)``)."""
+    ``frame_rule`` is set for video models (slots ``(T, 3, H, W)``), None for images (``(3, H, W)``).
+    ``robust`` applies the redistribution chain (bench/robustness.py) before geometry."""
 
     height: int
     width: int
@@ -32,19 +35,34 @@ class Preprocessor:
     seed: int
     augmenter: Augmenter
     frame_rule: FrameRule | None = None
+    robust: bool = False
     cache: SampleCache | None = None
+
+    def batch_shape(self, batch: int) -> tuple[int, ...]:
+        if self.frame_rule is None:
+            return (batch, 3, self.height, self.width)
+        return (batch, self.frame_rule.frames, 3, self.height, self.width)
 
     def seed_for(self, ref: SampleRef) -> int:
         return sample_seed(self.seed, ref.dataset, ref.sample_id)
 
-    def decode(self, ref: SampleRef) -> tuple[np.ndarray, list[int] | None]:
-        """RGB ``(h, w, 3)`` for an image, ``(T, h, w, 3)`` and the frame indices for a clip."""
+    def decode(self, ref: SampleRef) -> tuple[np.ndarray, list[int] | None, float | None]:
+        """RGB ``(h, w, 3)`` for an image; ``(T, h, w, 3)``, the frame indices and fps for a clip."""
         if self.frame_rule is None:
-            return decode_image(ref.data if ref.data is not None else read_bytes(ref.path)), None
+            return decode_image(ref.data if ref.data is not None else read_bytes(ref.path)), None, None
         if ref.data is None and not os.path.isfile(ref.path):
             raise DataError("read", f"cannot read {ref.path}: no such file")
         clip = decode_clip(ref.data if ref.data is not None else ref.path, self.frame_rule)
-        return clip.frames, clip.indices
+        return clip.frames, clip.indices, clip.fps
+
+    def degrade(self, pixels: np.ndarray, fps: float | None) -> np.ndarray:
+        """The robustness chain, at native resolution (identity for the base view)."""
+        if not self.robust:
+            return pixels
+        try:
+            return image_chain(pixels) if pixels.ndim == 3 else video_chain(pixels, fps)
+        except (cv2.error, ValueError, OSError) as exc:
+            raise DataError("robustness", f"the redistribution chain failed: {str(exc).strip().splitlines()[-1][:200]}") from None
 
     def geometry(self, pixels: np.ndarray) -> np.ndarray:
         """Resize and centre crop an image ``(h, w, 3)`` or each frame of a clip ``(T, h, w, 3)``."""
@@ -65,34 +83,6 @@ class Preprocessor:
     def transform(self, pixels: np.ndarray, seed: int) -> np.ndarray:
         return self.finish(self.geometry(pixels), seed)
 
-    def fitted(self, ref: SampleRef) -> tuple[np.ndarray, list[int] | None]:
-        """Decode and geometry, through the cache when there is one (raises ``DataError``)."""
-        key = self.cache.key(ref) if self.cache is not None else None
-        if key is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit
-        pixels, frames = self.decode(ref)
-        fitted = self.geometry(pixels)
-        if key is not None:
-            self.cache.put(key, fitted, frames)
-        return fitted, frames
-
-    def __call__(self, ref: SampleRef, slot: np.ndarray) -> Outcome:
-        """Fill ``slot`` (a view of the batch buffer); zeros and an error on failure.
-
-        ``decode_s`` covers reading, decoding and geometry (or the cache read that replaces
-        them); ``preprocess_s`` covers augmentation and the copy into the batch."""
-        start = time.perf_counter()
-        try:
-            fitted, frames = self.fitted(ref)
-        except DataError as exc:
-            slot[...] = 0
-            return Outcome(decode_s=time.perf_counter() - start, error_stage=exc.stage, error=exc.reason)
-        decoded = time.perf_counter()
-        slot[...] = self.finish(fitted, self.seed_for(ref))
-        return Outcome(decoded - start, time.perf_counter() - decoded, frames=frames)
-
     def describe(self) -> dict:
         out = {
             "height": self.height,
@@ -109,5 +99,59 @@ class Preprocessor:
 
     def cache_params(self) -> dict:
         """What shapes the cached pixels (augmentation and seed do not: they come after)."""
-        params = {"height": self.height, "width": self.width, "geometry": self.geometry_name, "interpolation": self.interpolation}
+        params = {"height": self.height, "width": self.width, "geometry": self.geometry_name, "interpolation": self.interpolation, "robust": self.robust}
         return params | (self.frame_rule.describe() if self.frame_rule else {})
+
+
+class Views:
+    """Several views of each sample from one decode: one per distinct model input, and the
+    robustness pass. ``views(ref, slots)`` fills one slot per view (zeros and a data error for
+    all of them when the sample cannot be read). Views must share how clips are sampled."""
+
+    def __init__(self, views: list[Preprocessor]):
+        if len({v.frame_rule for v in views}) != 1:
+            rules = sorted({str(v.frame_rule) for v in views})
+            raise BenchError(f"these models need different frame sampling ({'; '.join(rules)}); score them in separate runs and `bench compare` the results")
+        self.views = views
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def fitted(self, ref: SampleRef) -> tuple[list[np.ndarray], list[int] | None]:
+        """Every view's pixels after geometry: from the cache where it has them, else from one
+        decode (raises ``DataError``)."""
+        keys = [v.cache.key(ref) if v.cache is not None else None for v in self.views]
+        fitted: list[np.ndarray | None] = [None] * len(self.views)
+        frames = None
+        for i, (view, key) in enumerate(zip(self.views, keys)):
+            hit = view.cache.get(key) if key is not None else None
+            if hit is not None:
+                fitted[i], frames = hit
+        missing = [i for i, f in enumerate(fitted) if f is None]
+        if missing:
+            pixels, frames, fps = self.views[0].decode(ref)
+            degraded = None
+            for i in missing:
+                view = self.views[i]
+                if view.robust and degraded is None:
+                    degraded = view.degrade(pixels, fps)
+                fitted[i] = view.geometry(degraded if view.robust else pixels)
+                if keys[i] is not None:
+                    view.cache.put(keys[i], fitted[i], frames)
+        return fitted, frames
+
+    def __call__(self, ref: SampleRef, slots: list[np.ndarray]) -> Outcome:
+        """``decode_s`` covers reading, decoding, the robustness chain and geometry (or the cache
+        reads that replace them); ``preprocess_s`` covers augmentation and the copy into the batch."""
+        start = time.perf_counter()
+        try:
+            fitted, frames = self.fitted(ref)
+        except DataError as exc:
+            for slot in slots:
+                slot[...] = 0
+            return Outcome(decode_s=time.perf_counter() - start, error_stage=exc.stage, error=exc.reason)
+        decoded = time.perf_counter()
+        seed = self.views[0].seed_for(ref)
+        for view, slot, pixels in zip(self.views, slots, fitted):
+            slot[...] = view.finish(pixels, seed)
+        return Outcome(decoded - start, time.perf_counter() - decoded, frames=frames)

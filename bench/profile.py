@@ -201,7 +201,9 @@ def measure_pipeline(runtime: Runtime, batch: int, cfg: ProfileConfig, run_cfg, 
     """The full pipeline (decode, preprocess, batch, infer) over the data config's samples, cycled
     until the duration and minimum batch count are met."""
     from bench.data.registry import iter_samples
-    from bench.scoring import build_preprocessor, execute
+    from bench.preprocess import Views
+    from bench.scoring import Job, build_preprocessor, execute
+    from bench.throughput import Throughput
 
     prep = build_preprocessor(run_cfg, runtime.spec)
     shape = runtime.spec.batch_shape(batch, prep.frame_rule.frames if prep.frame_rule else None)
@@ -215,7 +217,8 @@ def measure_pipeline(runtime: Runtime, batch: int, cfg: ProfileConfig, run_cfg, 
     try:
         runtime.warmup(shape, cfg.warmup)
         with PeakMemory(runtime.provider == CUDA) as memory:
-            tracker = execute(runtime, prep, stream, shape, run_cfg, lambda *_: None)
+            tracker = Throughput(batch)
+            execute([Job(runtime, 0, "base", tracker)], Views([prep]), stream, [shape], run_cfg, lambda *_: None)
     except BenchError as exc:
         return Row(batch, "oom" if is_oom(str(exc)) else "error", str(exc))
     if not tracker.inference_s:

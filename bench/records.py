@@ -1,5 +1,6 @@
-"""``records.parquet``, written as the run goes (in row groups), so memory does not grow with the
-dataset; only the few columns the metrics need stay in memory."""
+"""Records: logits -> decisions (SPEC section 3) -> one row per sample, and ``records.parquet``
+written as the run goes (in row groups), so memory does not grow with the dataset; only the few
+columns the metrics need stay in memory."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from bench.report import FILE_MODE
 
 SCHEMA = pa.schema(
     [
@@ -29,10 +33,11 @@ SCHEMA = pa.schema(
         ("weight", pa.float64()),
         ("source", pa.string()),
         ("frames", pa.list_(pa.int64())),
+        ("pass", pa.string()),
     ]
 )
 COLUMNS = SCHEMA.names
-KEPT = ["dataset", "media_type", "sample_id", "label", "p_ai", "pred", "pred_binary", "status", "error", "error_stage", "weight"]
+KEPT = ["dataset", "media_type", "sample_id", "label", "p_ai", "pred", "pred_binary", "status", "error", "error_stage", "weight", "pass"]
 
 
 class RecordWriter:
@@ -68,6 +73,7 @@ class RecordWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
             os.close(fd)
+            os.chmod(self._tmp, FILE_MODE)
             self._writer = pq.ParquetWriter(self._tmp, SCHEMA)
         if self._pending:
             self._writer.write_table(pa.Table.from_pylist(self._pending, schema=SCHEMA))
@@ -86,3 +92,69 @@ class RecordWriter:
     def table(self) -> pd.DataFrame:
         """The kept columns of every record, for metrics and the error table."""
         return pd.DataFrame(self._kept, columns=KEPT)
+
+
+def decide(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SPEC section 3: ``(p_ai, pred, pred_binary)`` from logits of width 3, 2 or 1.
+
+    3 logits: softmax, ``p_ai = 1 - p[real]``, AI iff argmax != 0, 3-class decision argmax.
+    2 logits: softmax, ``p_ai = p[1]``, decision argmax. 1 logit: ``p_ai = sigmoid``, AI iff > 0.5.
+    Widths 2 and 1 have no 3-class decision (``pred = -1``)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    n, k = logits.shape
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows become model errors
+        return _decide(logits, n, k)
+
+
+def _decide(logits: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if k == 1:
+        p_ai = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return p_ai, np.full(n, -1), (p_ai > 0.5).astype(np.int64)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    pred = p.argmax(axis=1)
+    if k == 2:
+        return p[:, 1], np.full(n, -1), pred.astype(np.int64)
+    p_ai = e[:, 1:].sum(axis=1) / e.sum(axis=1)
+    return p_ai, pred.astype(np.int64), (pred != 0).astype(np.int64)
+
+
+def batch_records(batch, logits: np.ndarray | None, error: str | None, seed_for, pass_name: str = "base") -> list[dict]:
+    """One record per real sample of the batch (padding discarded); ``seed_for(ref)`` gives the
+    augmentation seed, ``pass_name`` is ``base`` or ``robust``."""
+    rows = []
+    if logits is not None:
+        logits = np.asarray(logits)[: batch.size]
+        p_ai, pred, pred_binary = decide(logits)
+    for i, (ref, outcome) in enumerate(zip(batch.refs, batch.outcomes)):
+        row = {
+            "dataset": ref.dataset,
+            "media_type": ref.media_type,
+            "sample_id": ref.sample_id,
+            "label": ref.label,
+            "logits": None,
+            "p_ai": float("nan"),
+            "pred": -1,
+            "pred_binary": -1,
+            "status": "ok",
+            "error": None,
+            "error_stage": None,
+            "aug_seed": seed_for(ref),
+            "batch_index": batch.index,
+            "weight": ref.weight,
+            "source": ref.path,
+            "frames": outcome.frames,
+            "pass": pass_name,
+        }
+        if not outcome.ok:
+            row.update(status="data_error", error=outcome.error, error_stage=outcome.error_stage)
+        elif logits is None or not np.isfinite(logits[i]).all():
+            reason = error or f"non-finite logits {np.asarray(logits[i]).tolist()}"
+            wrong = 0 if ref.label != 0 else 1  # a model error counts as a wrong, undecided answer
+            row.update(status="model_error", error=reason, error_stage="inference", p_ai=0.5, pred_binary=wrong)
+            if logits is not None:
+                row["logits"] = [float(x) for x in logits[i]]
+        else:
+            row.update(logits=[float(x) for x in logits[i]], p_ai=float(p_ai[i]), pred=int(pred[i]), pred_binary=int(pred_binary[i]))
+        rows.append(row)
+    return rows

@@ -19,11 +19,22 @@ SCHEMA_VERSION = 1
 METRIC_COLUMNS = ("n", "errors", "accuracy", "accuracy_3class", "mcc", "brier", "cross_entropy", "sn34")
 
 
+def _file_mode() -> int:
+    """0o666 less the process umask: what ``open(path, "w")`` would give (mkstemp gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, FILE_MODE)
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -72,6 +83,7 @@ def results_json(result, metrics: dict) -> dict:
             for d in result.datasets
         ],
         "metrics": metrics,
+        "robustness": result.robustness(),
         "throughput": result.throughput.to_json() | {"workers": result.config.resolved_workers(), "cache": _cache_json(result.preprocessor.cache)},
     }
 
@@ -101,6 +113,14 @@ def _clean(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -135,6 +155,16 @@ def metric_tables(metrics: dict) -> str:
         matrix = metrics["confusion"]["matrix"]
         parts.append("Confusion (rows: true, columns: predicted)\n\n" + table(["true \\ pred", *labels], [[lab, *(int(x) if float(x).is_integer() else x for x in row)] for lab, row in zip(labels, matrix)]))
     return "\n\n".join(parts)
+
+
+def robustness_table(robustness: dict | None) -> str:
+    if not robustness:
+        return ""
+    w = robustness["weight"]
+    rows = [["overall", robustness["sn34_base"], robustness["sn34_robust"], robustness["sn34_blended"], robustness["degradation"]["mean"], robustness["degradation"]["p95"]]]
+    rows += [[f"dataset {d['dataset']}", d["sn34_base"], d["sn34_robust"], d["sn34_blended"], d["degradation"]["mean"], d["degradation"]["p95"]] for d in robustness["per_dataset"]]
+    heads = ["robustness", "sn34 base", "sn34 robust", f"sn34 blended ({1 - w:g} base + {w:g} robust)", "p(true) drop mean", "p(true) drop p95"]
+    return table(heads, rows)
 
 
 def throughput_table(tp: dict, environment: dict) -> str:
@@ -189,6 +219,7 @@ def summary_markdown(doc: dict, records: pd.DataFrame) -> str:
         "",
         metric_tables(doc["metrics"]),
         "",
+        *(["## Robustness (redistribution chain)", "", robustness_table(doc.get("robustness")), ""] if doc.get("robustness") else []),
         "## Throughput",
         "",
         throughput_table(doc["throughput"], doc["environment"]),

@@ -1,5 +1,6 @@
-"""A scoring run, top to bottom: load the model, open the datasets, prepare batches in worker
-threads, run the session, turn logits into records, summarise, write the results."""
+"""A scoring run, top to bottom: load the models, open the datasets, plan the views (one per
+distinct model input, and the robustness pass), prepare batches in worker threads from one decode
+per sample, run every model on its view, turn logits into records, summarise per model."""
 
 from __future__ import annotations
 
@@ -19,98 +20,54 @@ from bench.data.registry import DatasetSpec, Registry, iter_samples
 from bench.data.sources import count_samples
 from bench.data.video import FrameRule
 from bench.errors import BenchError
-from bench.metrics import summarise
+from bench.metrics import robustness_summary, summarise
 from bench.model import MAX_FRAMES, warn
 from bench.pipeline import Batch, Pipeline
-from bench.preprocess import Preprocessor
-from bench.records import RecordWriter
+from bench.preprocess import Preprocessor, Views
+from bench.records import RecordWriter, batch_records
 from bench.report import run_folder
 from bench.runtime import Runtime, ort_message
 from bench.throughput import Throughput
 from bench.transforms import Augmenter
 
+PASSES = ("base", "robust")
+
+
+@dataclass
+class Job:
+    """One model on one view of every batch: its base pass, or its robustness pass."""
+
+    runtime: Runtime
+    view: int
+    pass_name: str
+    tracker: Throughput
+
 
 @dataclass
 class RunResult:
+    """One model's run: its records (in ``folder``) and what the result files need."""
+
     config: RunConfig
     runtime: Runtime
-    preprocessor: Preprocessor
+    preprocessor: Preprocessor  # the base view
     datasets: list[DatasetSpec]
-    table: pd.DataFrame  # the records' label, decision and status columns (records.parquet has all)
+    table: pd.DataFrame  # the records' label, decision, status and pass columns (records.parquet has all)
     folder: Path
     output_width: int
-    throughput: Throughput
+    throughput: Throughput  # the base pass
 
     @property
     def three_class(self) -> bool:
         return self.output_width == 3
 
     def metrics(self) -> dict:
-        return summarise(self.table, self.three_class, self.config.bootstrap, self.config.bootstrap_seed)
+        base = self.table[self.table["pass"] == "base"]
+        return summarise(base, self.three_class, self.config.bootstrap, self.config.bootstrap_seed)
 
-
-def decide(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SPEC section 3: ``(p_ai, pred, pred_binary)`` from logits of width 3, 2 or 1.
-
-    3 logits: softmax, ``p_ai = 1 - p[real]``, AI iff argmax != 0, 3-class decision argmax.
-    2 logits: softmax, ``p_ai = p[1]``, decision argmax. 1 logit: ``p_ai = sigmoid``, AI iff > 0.5.
-    Widths 2 and 1 have no 3-class decision (``pred = -1``)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    n, k = logits.shape
-    with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows become model errors
-        return _decide(logits, n, k)
-
-
-def _decide(logits: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if k == 1:
-        p_ai = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return p_ai, np.full(n, -1), (p_ai > 0.5).astype(np.int64)
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p = e / e.sum(axis=1, keepdims=True)
-    pred = p.argmax(axis=1)
-    if k == 2:
-        return p[:, 1], np.full(n, -1), pred.astype(np.int64)
-    p_ai = e[:, 1:].sum(axis=1) / e.sum(axis=1)
-    return p_ai, pred.astype(np.int64), (pred != 0).astype(np.int64)
-
-
-def batch_records(batch: Batch, logits: np.ndarray | None, error: str | None, prep: Preprocessor) -> list[dict]:
-    """One record per real sample of the batch (padding discarded)."""
-    rows = []
-    if logits is not None:
-        logits = np.asarray(logits)[: batch.size]
-        p_ai, pred, pred_binary = decide(logits)
-    for i, (ref, outcome) in enumerate(zip(batch.refs, batch.outcomes)):
-        row = {
-            "dataset": ref.dataset,
-            "media_type": ref.media_type,
-            "sample_id": ref.sample_id,
-            "label": ref.label,
-            "logits": None,
-            "p_ai": float("nan"),
-            "pred": -1,
-            "pred_binary": -1,
-            "status": "ok",
-            "error": None,
-            "error_stage": None,
-            "aug_seed": prep.seed_for(ref),
-            "batch_index": batch.index,
-            "weight": ref.weight,
-            "source": ref.path,
-            "frames": outcome.frames,
-        }
-        if not outcome.ok:
-            row.update(status="data_error", error=outcome.error, error_stage=outcome.error_stage)
-        elif logits is None or not np.isfinite(logits[i]).all():
-            reason = error or f"non-finite logits {np.asarray(logits[i]).tolist()}"
-            wrong = 0 if ref.label != 0 else 1  # a model error counts as a wrong, undecided answer
-            row.update(status="model_error", error=reason, error_stage="inference", p_ai=0.5, pred_binary=wrong)
-            if logits is not None:
-                row["logits"] = [float(x) for x in logits[i]]
-        else:
-            row.update(logits=[float(x) for x in logits[i]], p_ai=float(p_ai[i]), pred=int(pred[i]), pred_binary=int(pred_binary[i]))
-        rows.append(row)
-    return rows
+    def robustness(self) -> dict | None:
+        if not self.config.robustness:
+            return None
+        return robustness_summary(self.table, self.three_class, self.config.robust_weight, self.config.bootstrap, self.config.bootstrap_seed)
 
 
 def _infer(runtime: Runtime, buffer: np.ndarray) -> tuple[np.ndarray | None, float | None, str | None]:
@@ -136,7 +93,7 @@ def open_datasets(cfg: RunConfig, modality: str) -> tuple[list[DatasetSpec], lis
     return specs, streams, total
 
 
-def build_preprocessor(cfg: RunConfig, spec) -> Preprocessor:
+def build_preprocessor(cfg: RunConfig, spec, robust: bool = False) -> Preprocessor:
     """Resolve the preprocessing in one place: size from the model, frames from the model when
     fixed (else the config's, capped at 64), the rest from the config."""
     rule = None
@@ -144,56 +101,127 @@ def build_preprocessor(cfg: RunConfig, spec) -> Preprocessor:
         t = min(spec.frames or cfg.frames, MAX_FRAMES)
         rule = FrameRule(cfg.frame_rule, t, cfg.target_fps)
     augmenter = Augmenter(cfg.augment_level, cfg.augment_pipeline)
-    prep = Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, augmenter, rule)
+    prep = Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, augmenter, rule, robust)
     if not cfg.cache:
         return prep
     cache = SampleCache(cfg.cache_dir or default_cache_dir(), int(cfg.cache_max_gb * 1e9), prep.cache_params())
     return dataclasses.replace(prep, cache=cache)
 
 
-def run(cfg: RunConfig) -> RunResult:
-    """Score ``cfg.model`` on ``cfg.datasets``; records stream into the run folder's
-    ``records.parquet`` (``cfg.output``, else ``results/<model>-<modality>-<timestamp>``)."""
-    if not cfg.model:
+def plan(cfg: RunConfig, runtimes: list[Runtime]) -> tuple[list[Preprocessor], list[list[Job]]]:
+    """The distinct views and, per model, its jobs (models with the same input share a view)."""
+    views: list[Preprocessor] = []
+    index: dict[tuple, int] = {}
+    jobs: list[list[Job]] = []
+    for runtime in runtimes:
+        mine = []
+        for pass_name in PASSES[: 2 if cfg.robustness else 1]:
+            prep = build_preprocessor(cfg, runtime.spec, robust=pass_name == "robust")
+            key = (prep.height, prep.width, prep.frame_rule, prep.robust)
+            if key not in index:
+                index[key] = len(views)
+                views.append(prep)
+            mine.append(Job(runtime, index[key], pass_name, Throughput(cfg.batch_size)))
+        jobs.append(mine)
+    return views, jobs
+
+
+def load_models(cfg: RunConfig) -> list[Runtime]:
+    paths = cfg.model_paths()
+    if not paths:
         raise BenchError("no model given; pass --model PATH (an .onnx file or an upload .zip) or set `model:` in the config")
-    runtime = Runtime.load(cfg.model, cfg.provider, cfg.threads)
-    spec = runtime.spec
-    if not spec.size_declared:
-        warn(f"model input H/W are dynamic {list(spec.input_shape)}; using {spec.height}x{spec.width}. Export with fixed H/W to choose the size yourself")
-    if spec.input_dtype != "uint8":
-        warn(f"model input dtype is {spec.input_dtype}; feeding 0..255 as {spec.input_dtype} ({np.dtype(spec.input_dtype).itemsize}x the bytes of uint8)")
-    specs, streams, total = open_datasets(cfg, spec.modality)
-    prep = build_preprocessor(cfg, spec)
-    batch_shape = spec.batch_shape(cfg.batch_size, prep.frame_rule.frames if prep.frame_rule else None)
-    width = runtime.warmup(batch_shape, cfg.warmup, cfg.seed)
-    if width != 3:
-        warn(f"model outputs {width} logit(s), not 3: " + ("[real, ai] softmax" if width == 2 else "one AI logit, sigmoid") + "; 3-class metrics are not reported")
+    runtimes = []
+    for path in paths:
+        runtime = Runtime.load(path, cfg.provider, cfg.threads)
+        spec = runtime.spec
+        if not spec.size_declared:
+            warn(f"{Path(path).name}: input H/W are dynamic {list(spec.input_shape)}; using {spec.height}x{spec.width}. Export with fixed H/W to choose the size yourself")
+        if spec.input_dtype != "uint8":
+            warn(f"{Path(path).name}: input dtype is {spec.input_dtype}; feeding 0..255 as {spec.input_dtype} ({np.dtype(spec.input_dtype).itemsize}x the bytes of uint8)")
+        runtimes.append(runtime)
+    modalities = {r.spec.modality for r in runtimes}
+    if len(modalities) > 1:
+        raise BenchError("the models take different media (image and video); score them in separate runs")
+    return runtimes
 
+
+def run(cfg: RunConfig) -> RunResult:
+    """Score the config's one model (see ``run_all`` for several)."""
+    if len(cfg.model_paths()) > 1:
+        raise BenchError("several models given; use run_all (or `bench run --model A --model B`)")
+    return run_all(cfg)[0]
+
+
+def run_all(cfg: RunConfig) -> list[RunResult]:
+    """Score every model on the same samples with the same augmentation, decoding each sample
+    once; records stream into each model's run folder (``cfg.output``, else
+    ``results/<model>-<modality>-<timestamp>``; several models: one sub-folder each)."""
+    runtimes = load_models(cfg)
+    modality = runtimes[0].spec.modality
+    specs, streams, total = open_datasets(cfg, modality)
+    views, jobs = plan(cfg, runtimes)
+    shapes = [v.batch_shape(cfg.batch_size) for v in views]
+    widths = []
+    for runtime, mine in zip(runtimes, jobs):
+        widths.append(runtime.warmup(shapes[mine[0].view], cfg.warmup, cfg.seed))
+        if widths[-1] != 3:
+            kind = "[real, ai] softmax" if widths[-1] == 2 else "one AI logit, sigmoid"
+            warn(f"{Path(runtime.spec.path).name} outputs {widths[-1]} logit(s), not 3: {kind}; 3-class metrics are not reported")
+    folders = run_folders(cfg, runtimes)
+    writers = [RecordWriter(folder / "records.parquet") for folder in folders]
     bar = _progress(total, cfg.progress)
-    folder = run_folder(cfg.results_dir, cfg.model, spec.modality, cfg.output)
-    with RecordWriter(folder / "records.parquet") as writer:
+    owner = {id(job): m for m, mine in enumerate(jobs) for job in mine}
 
-        def keep(batch: Batch, logits, error) -> None:
-            writer.add(batch_records(batch, logits, error, prep))
-            bar.update(batch.size)
+    def keep(job: Job, batch: Batch, logits, error) -> None:
+        writers[owner[id(job)]].add(batch_records(batch, logits, error, views[job.view].seed_for, job.pass_name))
 
-        tracker = execute(runtime, prep, itertools.chain(*streams), batch_shape, cfg, keep)
+    try:
+        execute([job for mine in jobs for job in mine], Views(views), itertools.chain(*streams), shapes, cfg, keep, bar)
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise
+    for writer in writers:
+        writer.close()
     bar.close()
-    return RunResult(cfg, runtime, prep, specs, writer.table(), folder, width, tracker)
+    return [
+        RunResult(cfg, runtime, views[mine[0].view], specs, writer.table(), folder, width, mine[0].tracker)
+        for runtime, mine, writer, folder, width in zip(runtimes, jobs, writers, folders, widths)
+    ]
 
 
-def execute(runtime: Runtime, prep: Preprocessor, samples, batch_shape: tuple[int, ...], cfg: RunConfig, on_batch) -> Throughput:
-    """The scoring loop: worker threads prepare batch ``k+1`` while the session runs batch ``k``;
-    ``on_batch(batch, logits, error)`` sees every batch in order. Returns its measurements."""
-    tracker = Throughput(batch_shape[0])
+def execute(jobs: list[Job], views: Views, samples, shapes: list[tuple[int, ...]], cfg: RunConfig, on_batch, bar=None) -> float:
+    """The scoring loop: worker threads prepare batch ``k+1`` while the sessions run batch ``k``;
+    ``on_batch(job, batch, logits, error)`` sees every batch of every job, in order. Fills each
+    job's tracker; returns the wall time."""
     start = time.perf_counter()
-    with Pipeline(samples, prep, batch_shape, cfg.resolved_workers(), cfg.prefetch) as pipe:
+    with Pipeline(samples, views, shapes, cfg.resolved_workers(), cfg.prefetch) as pipe:
         for batch in pipe:
-            logits, seconds, error = _infer(runtime, batch.buffer)
-            on_batch(batch, logits, error)
-            tracker.add(batch, seconds)
-    tracker.wall_s = time.perf_counter() - start
-    return tracker
+            for job in jobs:
+                logits, seconds, error = _infer(job.runtime, batch.buffers[job.view])
+                on_batch(job, batch, logits, error)
+                job.tracker.add(batch, seconds)
+            if bar is not None:
+                bar.update(batch.size)
+    wall = time.perf_counter() - start
+    for job in jobs:
+        job.tracker.wall_s = wall
+    return wall
+
+
+def run_folders(cfg: RunConfig, runtimes: list[Runtime]) -> list[Path]:
+    paths = [r.spec.path for r in runtimes]
+    modality = runtimes[0].spec.modality
+    if len(paths) == 1:
+        return [run_folder(cfg.results_dir, paths[0], modality, cfg.output)]
+    folders, seen = [], set()
+    for path in paths:
+        folder = Path(cfg.output) / Path(path).stem if cfg.output else run_folder(cfg.results_dir, path, modality, None)
+        while folder in seen or (not cfg.output and folder.exists()):
+            folder = folder.with_name(folder.name + "-b")
+        seen.add(folder)
+        folders.append(folder)
+    return folders
 
 
 def _progress(total: int | None, enabled: bool):

@@ -30,9 +30,11 @@ from bench import profile as prof  # noqa: E402
 from bench.config import load_config  # noqa: E402
 from bench.data.registry import Registry, iter_samples  # noqa: E402
 from bench.pipeline import Pipeline  # noqa: E402
+from bench.preprocess import Views  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.runtime import CUDA, Runtime  # noqa: E402
-from bench.scoring import build_preprocessor, execute  # noqa: E402
+from bench.scoring import Job, build_preprocessor, execute  # noqa: E402
+from bench.throughput import Throughput  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,12 +93,14 @@ def main() -> int:
     for b in [int(x) for x in args.e2e_batch_sizes.split(",")]:
         shape = runtime.spec.batch_shape(b)
         start = time.perf_counter()
-        with Pipeline(sample_stream(run_cfg, args.samples), prep, shape, run_cfg.resolved_workers(), run_cfg.prefetch) as pipe:
+        with Pipeline(sample_stream(run_cfg, args.samples), Views([prep]), [shape], run_cfg.resolved_workers(), run_cfg.prefetch) as pipe:
             for _ in pipe:
                 pass
         pre = args.samples / (time.perf_counter() - start)
         runtime.warmup(shape, 3)
-        tp = execute(runtime, prep, sample_stream(run_cfg, args.samples), shape, run_cfg, lambda *_: None).to_json()
+        job = Job(runtime, 0, "base", Throughput(b))
+        execute([job], Views([prep]), sample_stream(run_cfg, args.samples), [shape], run_cfg, lambda *_: None)
+        tp = job.tracker.to_json()
         e2e, model_only = tp["samples_per_s"], tp["model_only_samples_per_s"]
         slower = min(pre, model_only)
         rows.append({"batch_size": b, "preprocess_only": pre, "model_only": model_only, "end_to_end": e2e, "ratio_to_slower": e2e / slower, "data_wait_ms": tp["stages_ms"]["data_wait"]})

@@ -31,7 +31,7 @@ import yaml  # noqa: E402
 from bench.config import load_config  # noqa: E402
 from bench.data.registry import Registry, iter_samples  # noqa: E402
 from bench.pipeline import Pipeline  # noqa: E402
-from bench.preprocess import Preprocessor  # noqa: E402
+from bench.preprocess import Preprocessor, Views  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.runtime import Runtime  # noqa: E402
 from bench.scoring import run  # noqa: E402
@@ -80,9 +80,9 @@ def main() -> int:
         # 1. preprocessing only (batches kept for step 2)
         kept = []
         start = time.perf_counter()
-        with Pipeline(iter_samples(corpus), prep, shape, cfg.resolved_workers(), cfg.prefetch) as pipe:
+        with Pipeline(iter_samples(corpus), Views([prep]), [shape], cfg.resolved_workers(), cfg.prefetch) as pipe:
             for batch in pipe:
-                kept.append((batch.buffer.copy(), batch.size))
+                kept.append((batch.buffers[0].copy(), batch.size))
         prep_s = time.perf_counter() - start
 
         # 2. model only, on the same batches

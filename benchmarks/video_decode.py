@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from bench.data.sources import SampleRef  # noqa: E402
 from bench.data.video import FrameRule  # noqa: E402
-from bench.preprocess import Preprocessor  # noqa: E402
+from bench.preprocess import Preprocessor, Views  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.transforms import Augmenter, fit  # noqa: E402
 
@@ -81,13 +81,14 @@ def main() -> int:
     paths = list(itertools.islice(itertools.cycle(sources), args.clips))
     t, size = args.frames, args.size
     prep = Preprocessor(size, size, "crop-resize", "linear", 0, Augmenter(0), FrameRule("first", t))
+    views = Views([prep])
     with av.open(sources[0]) as c:
         per_clip = c.streams.video[0].frames
     total_frames = sum(av.open(p).streams.video[0].frames for p in sources) / len(sources)
 
     def ours(path):
         slot = np.empty((t, 3, size, size), np.uint8)
-        outcome = prep(SampleRef("bench", "real", 0, path, path=path), slot)
+        outcome = views(SampleRef("bench", "real", 0, path, path=path), [slot])
         if not outcome.ok:
             raise RuntimeError(outcome.error)
 

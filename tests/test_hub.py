@@ -31,7 +31,16 @@ from fsspec.implementations.local import LocalFileSystem
 
 from bench.cli import build_parser, main
 from bench.data import hub, registry, sources
-from bench.data.hub import HubEntry, count_pulled, import_registry, iter_pulled, parse_hub_registry, pull
+from bench.data.hub import (
+    HubEntry,
+    count_pulled,
+    fetch,
+    import_registry,
+    iter_pulled,
+    parse_hub_registry,
+    pull,
+    puller,
+)
 from bench.errors import BenchError
 from tests import models
 
@@ -167,7 +176,7 @@ def hub_source(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def no_retry_wait(monkeypatch):
-    monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
+    monkeypatch.setattr(fetch, "RETRY_WAIT_S", 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,8 +487,8 @@ def test_a_file_that_never_verifies_is_reported(tmp_path, fake_hub, cls, reason)
 
 
 def test_a_dataset_stops_trying_after_too_many_failed_files(tmp_path, fake_hub, monkeypatch):
-    monkeypatch.setattr(hub, "MAX_FILE_FAILURES", 2)
-    monkeypatch.setattr(hub, "DOWNLOAD_WORKERS", 1)
+    monkeypatch.setattr(fetch, "MAX_FILE_FAILURES", 2)
+    monkeypatch.setattr(puller, "DOWNLOAD_WORKERS", 1)
     fs = FlippingFS(path=str(fake_hub.root), fs=LocalFileSystem())
     (r,) = pull([entry("clips", "org/videos", "mp4", -1, -1, modality="video")], tmp_path, fs=fs, progress=False)
     assert r.status == "failed" and r.refetched == 2 * 3 and len(r.warnings) == 7

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from bench.cli import main
 from bench.data.decode import DataError, decode_image, read_bytes
 from bench.data.sources import SampleRef
-from bench.preprocess import Preprocessor
+from bench.preprocess import Preprocessor, Views
 from bench.transforms import Augmenter
 from tests import models
 
@@ -64,8 +64,10 @@ def gradient(h: int = 96, w: int = 128) -> np.ndarray:
     return np.stack([xx * 255 // (w - 1), yy * 255 // (h - 1), (xx + yy) * 255 // (h + w - 2)], -1).astype(np.uint8)
 
 
-def prep(height: int = 32, width: int = 32, geometry: str = "crop-resize") -> Preprocessor:
-    return Preprocessor(height, width, geometry, "linear", 0, Augmenter(0))
+def prep(height: int = 32, width: int = 32, geometry: str = "crop-resize"):
+    """The per-sample path of a run with one view: ``prep(...)(ref, slot) -> Outcome``."""
+    views = Views([Preprocessor(height, width, geometry, "linear", 0, Augmenter(0))])
+    return lambda ref, slot: views(ref, [slot])
 
 
 def ref_for(data: bytes | None = None, path: str | None = None, sample_id: str = "s") -> SampleRef:

@@ -14,7 +14,8 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, matthews
 
 from bench.cli import main
 from bench.config import load_config
-from bench.scoring import decide, run
+from bench.records import decide
+from bench.scoring import run
 from tests import models
 
 
@@ -178,7 +179,7 @@ def test_two_and_one_logit_models_score_without_3class(tmp_path, width, capsys):
     cfg = make_project(tmp_path, {"a": ("real", random_images(6, 1)), "b": ("synthetic", random_images(6, 2))}, model)
     out = tmp_path / "out"
     assert main(["run", str(cfg), "--output", str(out)]) == 0
-    assert f"model outputs {width} logit" in capsys.readouterr().err
+    assert f"m.onnx outputs {width} logit" in capsys.readouterr().err
     doc = json.loads((out / "results.json").read_text())
     assert doc["metrics"]["overall"]["accuracy_3class"] is None and doc["metrics"]["confusion"] is None
     rec = pd.read_parquet(out / "records.parquet")

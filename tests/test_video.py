@@ -16,7 +16,7 @@ from bench.cli import main
 from bench.data.decode import DataError
 from bench.data.sources import SampleRef
 from bench.data.video import FrameRule, decode_clip
-from bench.preprocess import Preprocessor
+from bench.preprocess import Preprocessor, Views
 from bench.transforms import Augmenter
 from tests import models
 
@@ -272,7 +272,7 @@ def test_image_model_refuses_video_dataset(tmp_path, clip60, mean_model, capsys)
 
 
 def test_missing_clip_file_is_a_read_error(tmp_path):
-    prep = Preprocessor(16, 16, "crop-resize", "linear", 0, Augmenter(0), FrameRule("first", 4))
+    views = Views([Preprocessor(16, 16, "crop-resize", "linear", 0, Augmenter(0), FrameRule("first", 4))])
     slot = np.ones((4, 3, 16, 16), np.uint8)
-    outcome = prep(SampleRef("d", "real", 0, "x.mp4", path=str(tmp_path / "x.mp4")), slot)
+    outcome = views(SampleRef("d", "real", 0, "x.mp4", path=str(tmp_path / "x.mp4")), [slot])
     assert outcome.error_stage == "read" and not slot.any()

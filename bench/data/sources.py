@@ -209,7 +209,7 @@ def _hf_media_column(features, name: str) -> str:
 
 
 def iter_hub(spec) -> Iterator[SampleRef]:
-    """A Hub dataset fetched by `bench datasets pull`, read offline from its manifest (bench/data/hub.py)."""
+    """A Hub dataset fetched by `bench datasets pull`, read offline from its manifest (bench/data/hub/)."""
     from bench.data.hub import iter_pulled
 
     yield from iter_pulled(spec)
