@@ -329,30 +329,10 @@ def _run_exporter(module, path, example, input_name, dyn_axes, opset, exporter, 
             from torch.export import Dim
 
             dims = {axis: Dim(name) for axis, name in dyn_axes.items()}
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                input_names=[input_name],
-                output_names=[OUTPUT_NAME],
-                opset_version=opset,
-                dynamo=True,
-                dynamic_shapes=(dims,),
-                external_data=external_data,
-                verbose=False,
-            )
+            options = {"dynamo": True, "dynamic_shapes": (dims,), "external_data": external_data, "verbose": False}
         else:
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                input_names=[input_name],
-                output_names=[OUTPUT_NAME],
-                opset_version=opset,
-                dynamo=False,
-                dynamic_axes={input_name: dyn_axes, OUTPUT_NAME: {0: "batch"}},
-                do_constant_folding=True,
-            )
+            options = {"dynamo": False, "dynamic_axes": {input_name: dyn_axes, OUTPUT_NAME: {0: "batch"}}, "do_constant_folding": True}
+        torch.onnx.export(module, (example,), str(path), input_names=[input_name], output_names=[OUTPUT_NAME], opset_version=opset, **options)
 
 
 def _check_graph_io(model, modality: str, example: torch.Tensor, dyn_axes: dict[int, str]) -> None:
