@@ -12,7 +12,8 @@ beyond the harness's frame sampling and resize/crop:
     PYTHONPATH=. python scripts/build_demo_video_model.py
 
 Writes ``data/models/demo_video.onnx``, ``data/models/video_split.json`` and (re)writes the section
-"## `demo_video.onnx`" at the end of ``data/models/README.md``, leaving the rest of that file alone.
+"## `demo_video.onnx`" of ``data/models/README.md`` (after the image model's), leaving the rest of that
+file alone.
 Needs numpy, opencv, PyAV, onnx and onnxruntime (CPU is enough); clips are decoded with
 ``bench.data.video.decode_clip`` (first 16 frames) and fitted with ``bench.transforms.fit``, exactly
 as the harness does by default.
@@ -20,40 +21,37 @@ as the harness does by default.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+try:
+    from . import common  # imported as scripts.build_demo_video_model
+except ImportError:  # run as python scripts/build_demo_video_model.py: scripts/ is on sys.path
+    import common
+
+if str(common.ROOT) not in sys.path:
+    sys.path.insert(0, str(common.ROOT))
 
 from bench.data.video import FrameRule, decode_clip  # noqa: E402
 from bench.transforms import fit  # noqa: E402
 
-SAMPLE = ROOT / "data" / "sample" / "video"
-MODELS = ROOT / "data" / "models"
+SAMPLE = common.ROOT / "data" / "sample" / "video"
+MODELS = common.MODELS
 MODEL_PATH = MODELS / "demo_video.onnx"
 SPLIT_PATH = MODELS / "video_split.json"
-README = MODELS / "README.md"
 SECTION = "## `demo_video.onnx`"
 
-CLASSES = ("real", "synthetic", "semisynthetic")  # folder name -> label 0, 1, 2
+CLASSES = common.CLASSES  # folder name -> label 0, 1, 2
 SIZE = 112
 FRAMES = 16  # the harness's default for a dynamic frames axis, "first" rule
 HELD_OUT_PEOPLE = 0.4
 SPLIT_SALT = "bench-demo-video-split-v1"
-L2 = 1e-2
-STEPS = 4000
-LR = 0.5
-EPS = 1e-4
+# the trainer's settings (the same as the image model's), for the README
+L2, STEPS, LR = common.L2, common.STEPS, common.LR
+EPS = common.EPS
 OPSET = 17
 BLOCKS = 4  # motion_cv: a 4 x 4 grid of 28 x 28 blocks
 
@@ -132,8 +130,9 @@ def split(relpaths: list[str]) -> tuple[list[str], list[str], list[str]]:
     def held_people() -> int:
         return sum(comp[n] in held for n in people)
 
-    free = sorted({comp[n] for n in people} - {comp[n] for n in comp if n.startswith("source:")})
-    free.sort(key=lambda c: hashlib.sha256((SPLIT_SALT + c).encode()).hexdigest())
+    free = common.salted_rank(
+        SPLIT_SALT, sorted({comp[n] for n in people} - {comp[n] for n in comp if n.startswith("source:")})
+    )
     target = round(HELD_OUT_PEOPLE * len(people))
     for c in free:
         if held_people() >= target:
@@ -198,32 +197,6 @@ def features_numpy(batch: np.ndarray) -> np.ndarray:
     return np.concatenate([per_frame, temporal], axis=1)
 
 
-# ---------------------------------------------------------------- training
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def train(f: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Full-batch gradient descent on class-balanced cross-entropy + L2 (weights only), from zeros."""
-    n, d = f.shape
-    k = len(CLASSES)
-    counts = np.bincount(y, minlength=k)
-    sample_w = (n / (k * counts))[y]
-    onehot = np.eye(k)[y]
-    w = np.zeros((d, k))
-    b = np.zeros(k)
-    for _ in range(STEPS):
-        p = softmax(f @ w + b)
-        g = (p - onehot) * sample_w[:, None] / n
-        w -= LR * (f.T @ g + L2 * w)
-        b -= LR * g.sum(axis=0)
-    return w, b
-
-
 # ---------------------------------------------------------------- graph
 
 # Slice bounds (rows, cols) of the five Laplacian taps, as int64 initializers
@@ -241,8 +214,7 @@ for _tap, (_s, _e) in _LAP.items():
     LAP_CONSTS.append(numpy_helper.from_array(np.array(_e, np.int64), name=f"lap_{_tap}_e"))
 
 
-def const(name: str, value) -> onnx.TensorProto:
-    return numpy_helper.from_array(np.asarray(value), name=name)
+const = common.const
 
 
 def build_graph(mu: np.ndarray, sd: np.ndarray, w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
@@ -263,10 +235,7 @@ def build_graph(mu: np.ndarray, sd: np.ndarray, w: np.ndarray, b: np.ndarray) ->
         const("ax_hw", np.array([2, 3], i64)),
         const("blocks_shape", np.array([0, 0, BLOCKS, k, BLOCKS, k], i64)),
         const("flat_shape", np.array([0, 0, BLOCKS * BLOCKS], i64)),
-        const("feat_mean", mu.astype(f32).reshape(1, -1)),
-        const("feat_std", sd.astype(f32).reshape(1, -1)),
-        const("W", w.astype(f32)),
-        const("B", b.astype(f32).reshape(1, -1)),
+        *common.head_inits(mu, sd, w, b),
     ]
     n = helper.make_node
     nodes = [
@@ -287,21 +256,10 @@ def build_graph(mu: np.ndarray, sd: np.ndarray, w: np.ndarray, b: np.ndarray) ->
     ]
     # ---- per-frame statistics, each (B, T)
     for src in ("grey", "chroma"):
-        nodes += [
-            n("ReduceMean", [src], [f"{src}_mkeep"], axes=[2, 3], keepdims=1),
-            n("ReduceMean", [src], [f"{src}_m"], axes=[2, 3], keepdims=0),
-            n("Sub", [src, f"{src}_mkeep"], [f"{src}_c"]),
-            n("Mul", [f"{src}_c", f"{src}_c"], [f"{src}_c2"]),
-            n("ReduceMean", [f"{src}_c2"], [f"{src}_var"], axes=[2, 3], keepdims=0),
-            n("Sqrt", [f"{src}_var"], [f"{src}_s"]),
-        ]
+        nodes += common.mean_std_nodes(src, [2, 3], src)  # {src}_m, {src}_s
     nodes += [
-        n("Slice", ["grey", "i1", "big", "ax3"], ["gx_r"]),
-        n("Slice", ["grey", "i0", "im1", "ax3"], ["gx_l"]),
-        n("Sub", ["gx_r", "gx_l"], ["dx"]),
-        n("Slice", ["grey", "i1", "big", "ax2"], ["gy_d"]),
-        n("Slice", ["grey", "i0", "im1", "ax2"], ["gy_u"]),
-        n("Sub", ["gy_d", "gy_u"], ["dy"]),
+        *common.diff_nodes("grey", "ax3", ("gx_r", "i1", "big"), ("gx_l", "i0", "im1"), "dx"),
+        *common.diff_nodes("grey", "ax2", ("gy_d", "i1", "big"), ("gy_u", "i0", "im1"), "dy"),
         # Laplacian over the valid window: up + down + left + right - 4 * centre
         n("Slice", ["grey", "lap_up_s", "lap_up_e", "ax_hw"], ["lap_up"]),
         n("Slice", ["grey", "lap_dn_s", "lap_dn_e", "ax_hw"], ["lap_dn"]),
@@ -330,15 +288,10 @@ def build_graph(mu: np.ndarray, sd: np.ndarray, w: np.ndarray, b: np.ndarray) ->
     ]
     # ---- temporal statistics, each (B, 1)
     nodes += [
-        n("Slice", ["grey", "i1", "big", "ax1"], ["g_next"]),
-        n("Slice", ["grey", "i0", "im1", "ax1"], ["g_prev"]),
-        n("Sub", ["g_next", "g_prev"], ["dt"]),  # (B, T-1, H, W)
-        n("Slice", ["dt", "i1", "big", "ax1"], ["dt_next"]),
-        n("Slice", ["dt", "i0", "im1", "ax1"], ["dt_prev"]),
-        n("Sub", ["dt_next", "dt_prev"], ["acc"]),  # (B, T-2, H, W)
-        n("Slice", ["lap", "i1", "big", "ax1"], ["lap_next"]),
-        n("Slice", ["lap", "i0", "im1", "ax1"], ["lap_prev"]),
-        n("Sub", ["lap_next", "lap_prev"], ["lapt"]),  # (B, T-1, H-2, W-2)
+        # dt (B, T-1, H, W), acc (B, T-2, H, W), lapt (B, T-1, H-2, W-2)
+        *common.diff_nodes("grey", "ax1", ("g_next", "i1", "big"), ("g_prev", "i0", "im1"), "dt"),
+        *common.diff_nodes("dt", "ax1", ("dt_next", "i1", "big"), ("dt_prev", "i0", "im1"), "acc"),
+        *common.diff_nodes("lap", "ax1", ("lap_next", "i1", "big"), ("lap_prev", "i0", "im1"), "lapt"),
     ]
     for name, count in (("dt", "n1"), ("acc", "n2"), ("lapt", "n1")):
         nodes += [
@@ -353,12 +306,7 @@ def build_graph(mu: np.ndarray, sd: np.ndarray, w: np.ndarray, b: np.ndarray) ->
         n("Reshape", ["dt_abs", "blocks_shape"], ["dt_grid"]),  # (B, T-1, 4, 28, 4, 28)
         n("ReduceMean", ["dt_grid"], ["dt_blocks4"], axes=[3, 5], keepdims=0),  # (B, T-1, 4, 4)
         n("Reshape", ["dt_blocks4", "flat_shape"], ["dt_blocks"]),  # (B, T-1, 16)
-        n("ReduceMean", ["dt_blocks"], ["blk_mkeep"], axes=[2], keepdims=1),
-        n("ReduceMean", ["dt_blocks"], ["blk_m"], axes=[2], keepdims=0),
-        n("Sub", ["dt_blocks", "blk_mkeep"], ["blk_c"]),
-        n("Mul", ["blk_c", "blk_c"], ["blk_c2"]),
-        n("ReduceMean", ["blk_c2"], ["blk_var"], axes=[2], keepdims=0),
-        n("Sqrt", ["blk_var"], ["blk_s"]),
+        *common.mean_std_nodes("dt_blocks", [2], "blk"),  # blk_m, blk_s
         n("Add", ["blk_m", "eps"], ["blk_m_eps"]),
         n("Div", ["blk_s", "blk_m_eps"], ["cv_t"]),  # (B, T-1)
         n("ReduceSum", ["cv_t", "ax1"], ["cv_sum"], keepdims=1),
@@ -366,106 +314,41 @@ def build_graph(mu: np.ndarray, sd: np.ndarray, w: np.ndarray, b: np.ndarray) ->
         n(
             "Concat", ["pooled", "log_dt", "log_acc", "log_lapt", "motion_cv"], ["features"], axis=1
         ),  # (B, 10)
-        n("Sub", ["features", "feat_mean"], ["features_c"]),
-        n("Div", ["features_c", "feat_std"], ["features_z"]),
-        n("MatMul", ["features_z", "W"], ["scores"]),
-        n("Add", ["scores", "B"], ["logits"]),
+        *common.head_nodes(),
     ]
     inits += LAP_CONSTS
-    graph = helper.make_graph(
+    return common.finish_model(
         nodes,
+        inits,
         "demo_video_detector",
-        [helper.make_tensor_value_info("video", TensorProto.UINT8, ["batch", "frames", 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
-        initializer=inits,
+        ("video", ["batch", "frames", 3, SIZE, SIZE]),
+        producer="bench/scripts/build_demo_video_model.py",
+        opset=OPSET,
+        ir_version=10,  # the newest IR version the ONNX Runtime builds used here accept
+        doc="Demo video detector for the bench harness: logistic regression on colour, sharpness and motion "
+        "statistics pooled over the frames. Output logits [real, synthetic, semisynthetic]. Not a real detector.",
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="bench/scripts/build_demo_video_model.py",
-    )
-    model.ir_version = 10  # the newest IR version the ONNX Runtime builds used here accept
-    model.doc_string = (
-        "Demo video detector for the bench harness: logistic regression on colour, sharpness and motion "
-        "statistics pooled over the frames. Output logits [real, synthetic, semisynthetic]. Not a real detector."
-    )
-    onnx.checker.check_model(model, full_check=True)
-    return model
-
-
-def session(model: onnx.ModelProto, extra_outputs: tuple[str, ...] = ()) -> ort.InferenceSession:
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    for name in extra_outputs:
-        m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 # ---------------------------------------------------------------- main
 
 
-def accuracies(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    pred = logits.argmax(axis=1)
-    return float(((pred != 0) == (y != 0)).mean()), float((pred == y).mean())
-
-
-def confusion(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    m = np.zeros((3, 3), int)
-    for t, p in zip(y, logits.argmax(axis=1), strict=True):
-        m[t, p] += 1
-    return m
-
-
-def binary_stats(cm: np.ndarray) -> tuple[float, float]:
-    tp, fn = int(cm[1:, 1:].sum()), int(cm[1:, 0].sum())
-    fp, tn = int(cm[0, 1:].sum()), int(cm[0, 0])
-    denom = float(np.sqrt(float((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))))
-    mcc = (tp * tn - fp * fn) / denom if denom else 0.0
-    balanced = 0.5 * (tp / max(1, tp + fn) + tn / max(1, tn + fp))
-    return mcc, balanced
-
-
 def main() -> None:
-    relpaths = sorted(f"{c}/{p.name}" for c in CLASSES for p in (SAMPLE / c).glob("*.mp4"))
-    if not relpaths:
-        raise SystemExit(f"no clips under {SAMPLE}; run scripts/build_video_sample.py first")
-    labels = {p: CLASSES.index(p.split("/")[0]) for p in relpaths}
+    relpaths, labels = common.sample_files(
+        SAMPLE, "mp4", f"no clips under {SAMPLE}; run scripts/build_video_sample.py first"
+    )
     train_paths, test_paths, held_nodes = split(relpaths)
 
-    def arrays(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        return np.stack([load(p) for p in paths]), np.array([labels[p] for p in paths])
-
-    x_train, y_train = arrays(train_paths)
-    x_test, y_test = arrays(test_paths)
-    f_train = features_numpy(x_train)
-    f_test = features_numpy(x_test)
-    mu = f_train.mean(axis=0)
-    sd = f_train.std(axis=0) + 1e-6
-    w, b = train((f_train - mu) / sd, y_train)
-
-    model = build_graph(mu, sd, w, b)
-    MODELS.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, MODEL_PATH)
-
-    # ---- verification: graph features and logits against numpy, on every clip
-    sess = session(model, extra_outputs=("features",))
-    x_all = np.concatenate([x_train, x_test])
-    f_all = np.concatenate([f_train, f_test])
-    onnx_logits, onnx_feats = sess.run(["logits", "features"], {"video": x_all})
-    np_logits = ((f_all - mu) / sd) @ w + b
-    feat_diff = float(np.abs(onnx_feats - f_all).max())
-    logit_diff = float(np.abs(onnx_logits - np_logits).max())
-    print(
-        f"16 frames: max |features onnx - numpy| = {feat_diff:.2e}, max |logits onnx - numpy| = {logit_diff:.2e}"
+    x_train, y_train = common.load_arrays(train_paths, load, labels)
+    x_test, y_test = common.load_arrays(test_paths, load, labels)
+    # train, save, and check the graph's features and logits against numpy
+    fm = common.train_and_export(
+        x_train, y_train, x_test, features_numpy, build_graph, MODEL_PATH, "video", label="16 frames: "
     )
-    assert feat_diff < 1e-4 and logit_diff < 1e-3, "ONNX graph disagrees with the numpy reference"
 
     # ---- the saved file: contract, batch independence, other frame counts
-    plain = ort.InferenceSession(str(MODEL_PATH), providers=["CPUExecutionProvider"])
+    plain = common.load_saved(MODEL_PATH)
     inp, out = plain.get_inputs()[0], plain.get_outputs()[0]
-    print(f"input {inp.name} {inp.type} {inp.shape}; output {out.name} {out.type} {out.shape}")
     assert len(plain.get_inputs()) == 1 and len(plain.get_outputs()) == 1
     assert (
         inp.name == "video"
@@ -473,104 +356,58 @@ def main() -> None:
         and inp.shape == ["batch", "frames", 3, SIZE, SIZE]
     )
     assert out.name == "logits" and out.type == "tensor(float)" and out.shape == ["batch", 3]
-    three = x_test[:3]
-    together = plain.run(["logits"], {"video": three})[0]
-    alone = np.concatenate([plain.run(["logits"], {"video": three[i : i + 1]})[0] for i in range(3)])
-    batch_diff = float(np.abs(together - alone).max())
-    print(f"batch of 3 vs one at a time: max |diff| = {batch_diff:.2e}")
-    assert batch_diff <= 1e-5
+    batch_diff = common.batch_independence(plain, "video", x_test[:3])
     frame_checks = {}
     for t in (1, 2, 3, 8, 16, 32):
-        clip = np.concatenate([x_all[:4, :FRAMES]] * 2, axis=1)[:, :t]  # 32 frames: the 16 played twice
+        clip = np.concatenate([x_train[:4, :FRAMES]] * 2, axis=1)[:, :t]  # 32 frames: the 16 played twice
         got = plain.run(["logits"], {"video": clip})[0]
-        ref = ((features_numpy(clip) - mu) / sd) @ w + b
-        diff = float(np.abs(got - ref).max())
+        diff = float(np.abs(got - fm.logits(features_numpy(clip))).max())
         assert got.shape == (4, 3) and np.isfinite(got).all() and diff < 1e-3, (t, got.shape, diff)
         frame_checks[t] = diff
     print("frames " + ", ".join(f"{t}: max |onnx - numpy| {d:.1e}" for t, d in frame_checks.items()))
 
-    logits_train = plain.run(["logits"], {"video": x_train})[0]
-    logits_test = plain.run(["logits"], {"video": x_test})[0]
-    tr_bin, tr_3 = accuracies(logits_train, y_train)
-    te_bin, te_3 = accuracies(logits_test, y_test)
-    cm = confusion(logits_test, y_test)
-    cm_train = confusion(logits_train, y_train)
-    majority_bin = max(float((y_test != 0).mean()), float((y_test == 0).mean()))
-    majority_3 = float(np.bincount(y_test, minlength=3).max() / len(y_test))
-    mcc, balanced = binary_stats(cm)
-    size = MODEL_PATH.stat().st_size
-    print(f"train: n={len(y_train)} binary acc={tr_bin:.3f} 3-class acc={tr_3:.3f}")
-    print(
-        f"held-out: n={len(y_test)} binary acc={te_bin:.3f} 3-class acc={te_3:.3f} "
-        f"(majority baselines {majority_bin:.3f} / {majority_3:.3f}); binary MCC={mcc:.3f}, "
-        f"balanced binary acc={balanced:.3f}"
-    )
-    print("held-out confusion (rows truth real/synthetic/semisynthetic, cols prediction):")
-    print(cm)
-    for p, lg in zip(test_paths, logits_test, strict=True):
+    r = common.evaluate(plain, "video", x_train, y_train, x_test, y_test)
+    for p, lg in zip(test_paths, r.logits_test, strict=True):
         print(f"  {p:48s} -> {CLASSES[int(lg.argmax())]}")
+    size = MODEL_PATH.stat().st_size
     print(f"wrote {MODEL_PATH} ({size} bytes)")
 
-    SPLIT_PATH.write_text(
-        json.dumps(
-            {
-                "rule": (
-                    "units: connected components of source videos and openpeople people (a semisynthetic clip links "
-                    "its source video and its donor person). Held out: the component of the real source video with "
-                    f"the fewest real clips, then people-only components ranked by sha256('{SPLIT_SALT}' + component) "
-                    f"until round({HELD_OUT_PEOPLE} * people) people are held out. No source video or person is on both sides."
-                ),
-                "relative_to": "data/sample/video",
-                "frames": {"rule": "first", "count": FRAMES, "size": [SIZE, SIZE], "geometry": "crop-resize"},
-                "held_out_groups": held_nodes,
-                "train": train_paths,
-                "held_out": test_paths,
-            },
-            indent=1,
-        )
-        + "\n"
+    common.write_split(
+        SPLIT_PATH,
+        (
+            "units: connected components of source videos and openpeople people (a semisynthetic clip links "
+            "its source video and its donor person). Held out: the component of the real source video with "
+            f"the fewest real clips, then people-only components ranked by sha256('{SPLIT_SALT}' + component) "
+            f"until round({HELD_OUT_PEOPLE} * people) people are held out. No source video or person is on both sides."
+        ),
+        "data/sample/video",
+        held_nodes,
+        train_paths,
+        test_paths,
+        frames={"rule": "first", "count": FRAMES, "size": [SIZE, SIZE], "geometry": "crop-resize"},
     )
-    write_readme(
-        size=size,
-        mu=mu,
-        sd=sd,
-        w=w,
-        b=b,
-        feat_diff=feat_diff,
-        logit_diff=logit_diff,
-        batch_diff=batch_diff,
-        held_nodes=held_nodes,
-        y_train=y_train,
-        y_test=y_test,
-        tr=(tr_bin, tr_3),
-        te=(te_bin, te_3),
-        majority=(majority_bin, majority_3),
-        mcc=mcc,
-        balanced=balanced,
-        cm=cm,
-        cm_train=cm_train,
-        test_paths=test_paths,
-        logits_test=logits_test,
-    )
+    write_readme(fm, r, size, batch_diff, held_nodes, y_train, y_test, test_paths)
 
 
-def write_readme(**r) -> None:
-    n_by_class = lambda y: ", ".join(f"{CLASSES[c]} {int((y == c).sum())}" for c in range(3))  # noqa: E731
-    coef_rows = "\n".join(
-        f"| `{name}` | {r['mu'][i]:.4g} | {r['sd'][i]:.4g} | "
-        + " | ".join(f"{r['w'][i, j]:+.2f}" for j in range(3))
-        + " |"
-        for i, name in enumerate(FEATURES)
-    )
-    cm = r["cm"]
+def write_readme(
+    fm: common.Fit,
+    s: common.Scores,
+    size: int,
+    batch_diff: float,
+    held_nodes: list[str],
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    test_paths: list[str],
+) -> None:
+    cm = s.cm
     mistakes = [
         f"`{p}` -> {CLASSES[int(lg.argmax())]}"
-        for p, lg in zip(r["test_paths"], r["logits_test"], strict=True)
+        for p, lg in zip(test_paths, s.logits_test, strict=True)
         if CLASSES[int(lg.argmax())] != p.split("/")[0]
     ]
     section = f"""{SECTION}
 
-A tiny video "detector" ({r["size"]} bytes) that satisfies the video model contract of `SPEC.md`
+A tiny video "detector" ({size} bytes) that satisfies the video model contract of `SPEC.md`
 section 1, for smoke tests, examples and `bench check`. It is **not** a real detector of AI-generated
 video.
 
@@ -579,7 +416,7 @@ video.
 - opset {OPSET}, IR version 10, plain ONNX operators (Cast, Div, Reduce*, Slice, Sub, Abs, Log, Reshape,
   Concat, MatMul, ...), no loop: the frames axis is truly dynamic (checked at 1, 2, 3, 8, 16 and 32
   frames against the numpy reference); every clip is processed independently (a batch of 3 gives the
-  same logits as three single runs, max difference {r["batch_diff"]:.1e}).
+  same logits as three single runs, max difference {batch_diff:.1e}).
 
 Rebuild (after `python scripts/build_video_sample.py`): `PYTHONPATH=. python scripts/build_demo_video_model.py`
 (deterministic: fixed split, zero initialisation, full-batch gradient descent). It rewrites only this
@@ -606,14 +443,14 @@ They are standardised with the training mean and std baked into the graph, then 
 the logits: a multinomial logistic regression, class-balanced cross-entropy, L2 {L2} on the weights,
 {STEPS} steps of full-batch gradient descent (rate {LR}) from zeros, in numpy (the same recipe as
 `demo_image.onnx`). The script checks that the graph's features and logits match its numpy reference
-on all clips (max abs difference {r["feat_diff"]:.1e} for features, {r["logit_diff"]:.1e} for logits,
+on all clips (max abs difference {fm.feat_diff:.1e} for features, {fm.logit_diff:.1e} for logits,
 float32 graph against float64 numpy).
 
 | feature | train mean | train std | w real | w synthetic | w semisynthetic |
 |---|---|---|---|---|---|
-{coef_rows}
+{common.coef_rows(FEATURES, fm)}
 
-Bias: {", ".join(f"{v:+.2f}" for v in r["b"])}.
+Bias: {", ".join(f"{v:+.2f}" for v in fm.b)}.
 
 ### Training data and split
 
@@ -628,39 +465,20 @@ people; then people-only components, ranked by `sha256("{SPLIT_SALT}" + componen
 10 people are held out. File lists: [`video_split.json`](video_split.json) (paths relative to
 `data/sample/video/`).
 
-Held-out groups: {", ".join(f"`{g}`" for g in r["held_nodes"])}.
-
-- train: {len(r["y_train"])} clips ({n_by_class(r["y_train"])})
-- held-out: {len(r["y_test"])} clips ({n_by_class(r["y_test"])})
-
-### Accuracy
-
-| | n | binary accuracy (AI = label != 0) | 3-class accuracy |
-|---|---|---|---|
-| train | {len(r["y_train"])} | {r["tr"][0]:.3f} | {r["tr"][1]:.3f} |
-| held-out | {len(r["y_test"])} | {r["te"][0]:.3f} | {r["te"][1]:.3f} |
-| held-out, majority-class baseline | {len(r["y_test"])} | {r["majority"][0]:.3f} | {r["majority"][1]:.3f} |
-
-Held-out binary MCC {r["mcc"]:.3f}, balanced binary accuracy {r["balanced"]:.3f} (a coin flip: 0 and 0.5).
-
-Held-out confusion matrix (rows: truth real / synthetic / semisynthetic; columns: prediction):
-
-```
-{cm}
-```
+{common.results_markdown(held_nodes, y_train, y_test, s, "clips")}
 
 Held-out mistakes: {"; ".join(mistakes) if mistakes else "none"}.
 
 What it learned, honestly: nothing that transfers to an unseen camera. On its training clips it is
-right {r["tr"][1]:.0%} of the time, but every real training clip comes from one short film (`bikes.mp4`),
+right {s.tr[1]:.0%} of the time, but every real training clip comes from one short film (`bikes.mp4`),
 so "real" was learned as "lots of camera motion, irregular from frame to frame (high `log_motion`,
 `log_accel`), in muted, low-contrast frames (low `grey_std`, `chroma_std`)", and "synthetic" as the opposite:
 the smooth, slower Ken Burns pans over colourful, studio-lit portraits. The held-out real source
 (`carphone`, a talking head filmed from a car seat) moves less and is more colourful, so most of its
 real and semisynthetic clips are called AI ({cm[0, 1:].sum()} of {cm[0].sum()} real clips called AI,
 {cm[2, 1]} of {cm[2].sum()} semisynthetic clips called synthetic); {cm[1, 1]} of {cm[1].sum()} held-out
-synthetic clips are recognised. Held-out accuracy {"equals" if max(abs(r["te"][0] - r["majority"][0]), abs(r["te"][1] - r["majority"][1])) < 1e-9 else "is close to"}
-the majority baseline: this is chance level, on only {len(r["y_test"])} clips. Modest changes were
+synthetic clips are recognised. Held-out accuracy {"equals" if max(abs(s.te[0] - s.majority[0]), abs(s.te[1] - s.majority[1])) < 1e-9 else "is close to"}
+the majority baseline: this is chance level, on only {len(y_test)} clips. Modest changes were
 tried and judged by leave-one-group-out cross-validation inside the training set (groups: bikes shots
 and people), not by the held-out figures: scale-free temporal ratios (`log_accel - log_motion`,
 `log_lap_motion - log_lap`), temporal features alone, colour plus ratios, each with L2 0.01, 0.1 and 1.0
@@ -672,15 +490,7 @@ of them by its held-out score would be fitting the test set. With two real sourc
 source-level split cannot show more. Use it to exercise the harness's video path,
 never to judge a dataset.
 """
-    text = README.read_text() if README.exists() else "# Demo models\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = re.search(r"^## ", text[start + len(SECTION) :], flags=re.M)
-        end = start + len(SECTION) + nxt.start() if nxt else len(text)
-        text = text[:start] + section + ("\n" + text[end:] if nxt else "")
-    README.write_text(text)
+    common.write_readme_section(section)
 
 
 if __name__ == "__main__":

