@@ -140,7 +140,7 @@ def bootstrap_ci(
     uniform = np.full(n, 1.0 / n)
     done = 0
     while done < n_boot:
-        m = min(chunk, n_boot - done)
+        m = min(chunk, n_boot - done, max(1, 1_000_000 // n))  # the (m, n) count matrix stays ~8 MB
         counts = rng.multinomial(n, uniform, size=m).astype(float)  # (m, n)
         sums = counts @ matrix  # (m, names + total)
         for row in sums:
