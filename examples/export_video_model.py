@@ -82,7 +82,7 @@ def main() -> None:
     print("next steps:")
     print(f"  bench check {path}                       # the model contract, rule by rule")
     print(f"  bench package {path} --modality video    # -> video_detector.zip for upload")
-    print(f"  bench run --model {path}                 # score it on the configured datasets")
+    print(f"  bench run configs/video.yaml --model {path}   # score it on the video datasets")
 
 
 if __name__ == "__main__":
