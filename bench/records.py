@@ -36,7 +36,6 @@ SCHEMA = pa.schema(
         ("pass", pa.string()),
     ]
 )
-COLUMNS = SCHEMA.names
 KEPT = ["dataset", "media_type", "sample_id", "label", "p_ai", "pred", "pred_binary", "status", "error", "error_stage", "weight", "pass"]
 
 

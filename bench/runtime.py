@@ -6,7 +6,6 @@ from __future__ import annotations
 import platform
 import re
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,10 +149,3 @@ class Runtime:
             "platform": platform.platform(),
             "threads": self.threads,
         }
-
-
-def timed(fn, *args):
-    """``(result, seconds)`` of one call, by the monotonic clock."""
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
