@@ -39,6 +39,7 @@ class RunConfig:
     threads: int = 0  # ONNX Runtime intra-op threads; 0: ONNX Runtime's default
     geometry: str = "crop-resize"
     interpolation: str = "linear"
+    fast_decode: bool = False  # opt-in: JPEGs decoded at reduced DCT scale (never below H x W); other pixels
     frames: int = 16  # video: T when the model's frames axis is dynamic (capped at 64)
     frame_rule: str = "first"  # first | fps | uniform
     target_fps: float | None = None  # for frame_rule fps

@@ -36,6 +36,7 @@ class Preprocessor:
     augmenter: Augmenter
     frame_rule: FrameRule | None = None
     robust: bool = False
+    fast_decode: bool = False  # JPEG decoded at reduced DCT scale, never below H x W (opt-in)
     cache: SampleCache | None = None
 
     def batch_shape(self, batch: int) -> tuple[int, ...]:
@@ -46,10 +47,14 @@ class Preprocessor:
     def seed_for(self, ref: SampleRef) -> int:
         return sample_seed(self.seed, ref.dataset, ref.sample_id)
 
-    def decode(self, ref: SampleRef) -> tuple[np.ndarray, list[int] | None, float | None]:
-        """RGB ``(h, w, 3)`` for an image; ``(T, h, w, 3)``, the frame indices and fps for a clip."""
+    def decode(self, ref: SampleRef, min_size: tuple[int, int] | None = None) -> tuple[np.ndarray, list[int] | None, float | None]:
+        """RGB ``(h, w, 3)`` for an image; ``(T, h, w, 3)``, the frame indices and fps for a clip.
+
+        With ``fast_decode``, a JPEG is decoded at reduced scale, never below ``min_size``
+        (default: this view's H x W)."""
         if self.frame_rule is None:
-            return decode_image(ref.data if ref.data is not None else read_bytes(ref.path)), None, None
+            data = ref.data if ref.data is not None else read_bytes(ref.path)
+            return decode_image(data, (min_size or (self.height, self.width)) if self.fast_decode else None), None, None
         if ref.data is None and not os.path.isfile(ref.path):
             raise DataError("read", f"cannot read {ref.path}: no such file")
         clip = decode_clip(ref.data if ref.data is not None else ref.path, self.frame_rule)
@@ -91,6 +96,7 @@ class Preprocessor:
             "interpolation": self.interpolation,
             "augmentation": self.augmenter.describe(),
             "seed": self.seed,
+            "fast_decode": self.fast_decode,
             "layout": "NCHW uint8 RGB" if self.frame_rule is None else "NTCHW uint8 RGB",
         }
         if self.frame_rule is not None:
@@ -99,7 +105,7 @@ class Preprocessor:
 
     def cache_params(self) -> dict:
         """What shapes the cached pixels (augmentation and seed do not: they come after)."""
-        params = {"height": self.height, "width": self.width, "geometry": self.geometry_name, "interpolation": self.interpolation, "robust": self.robust}
+        params = {"height": self.height, "width": self.width, "geometry": self.geometry_name, "interpolation": self.interpolation, "robust": self.robust, "fast_decode": self.fast_decode}
         return params | (self.frame_rule.describe() if self.frame_rule else {})
 
 
@@ -109,10 +115,11 @@ class Views:
     all of them when the sample cannot be read). Views must share how clips are sampled."""
 
     def __init__(self, views: list[Preprocessor]):
-        if len({v.frame_rule for v in views}) != 1:
+        if len({(v.frame_rule, v.fast_decode) for v in views}) != 1:
             rules = sorted({str(v.frame_rule) for v in views})
             raise BenchError(f"these models need different frame sampling ({'; '.join(rules)}); score them in separate runs and `bench compare` the results")
         self.views = views
+        self.min_size = (max(v.height for v in views), max(v.width for v in views))  # one decode serves every view
 
     def __len__(self) -> int:
         return len(self.views)
@@ -129,7 +136,7 @@ class Views:
                 fitted[i], frames = hit
         missing = [i for i, f in enumerate(fitted) if f is None]
         if missing:
-            pixels, frames, fps = self.views[0].decode(ref)
+            pixels, frames, fps = self.views[0].decode(ref, self.min_size)
             degraded = None
             for i in missing:
                 view = self.views[i]

@@ -101,7 +101,7 @@ def build_preprocessor(cfg: RunConfig, spec, robust: bool = False) -> Preprocess
         t = min(spec.frames or cfg.frames, MAX_FRAMES)
         rule = FrameRule(cfg.frame_rule, t, cfg.target_fps)
     augmenter = Augmenter(cfg.augment_level, cfg.augment_pipeline)
-    prep = Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, augmenter, rule, robust)
+    prep = Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, augmenter, rule, robust, cfg.fast_decode and spec.modality == "image")
     if not cfg.cache:
         return prep
     cache = SampleCache(cfg.cache_dir or default_cache_dir(), int(cfg.cache_max_gb * 1e9), prep.cache_params())

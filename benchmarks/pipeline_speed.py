@@ -40,6 +40,7 @@ Usage: python benchmarks/pipeline_speed.py [--samples 2000] [--memory-samples 10
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -299,19 +300,21 @@ def compare_preprocessing(cfg, spec, rounds: int) -> tuple[dict[str, float], int
     cost, for reference) and the PIL baseline, alternating over ``rounds`` slices (the order
     rotating) so that a change of background load during the run hits all three alike."""
     prep = build_preprocessor(cfg, spec)
+    fast = dataclasses.replace(prep, fast_decode=True)  # the opt-in reduced-scale JPEG decode
     refs = list(iter_samples(Registry.load(cfg.dataset_dirs).get("corpus")))
     shape = prep.batch_shape(cfg.batch_size)
     steps = {
         "ours": lambda part: time_pipeline(part, prep, shape, cfg.resolved_workers(), cfg.prefetch),
         "ours1": lambda part: time_pipeline(part, prep, shape, 1, cfg.prefetch),
         "pil": lambda part: time_baseline([ref.path for ref in part], cfg.batch_size),
+        "fast": lambda part: time_pipeline(part, fast, shape, cfg.resolved_workers(), cfg.prefetch),
     }
     seconds = dict.fromkeys(steps, 0.0)
     rounds = max(1, min(rounds, len(refs)))
     for r in range(rounds):
         part = refs[r * len(refs) // rounds : (r + 1) * len(refs) // rounds]
         names = list(steps)
-        for name in names[r % 3 :] + names[: r % 3]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             seconds[name] += steps[name](part)
         done = len(refs) * (r + 1) / rounds
         log(f"   round {r + 1}/{rounds}: ours {done / seconds['ours']:.0f}, ours in 1 worker {done / seconds['ours1']:.0f}, PIL {done / seconds['pil']:.0f} samples/s so far")
@@ -481,6 +484,7 @@ def main() -> int:
         [f"ours: Preprocessor in Pipeline, {workers} threads, cache off", f"{ours_rate:.1f}", f"{1000 / ours_rate:.2f}"],
         ["(reference) ours in 1 worker thread", f"{one_rate:.1f}", f"{1000 / one_rate:.2f}"],
         ["PIL decode + crop + resize (bilinear), 1 thread", f"{base_rate:.1f}", f"{1000 / base_rate:.2f}"],
+        [f"(opt-in) ours with --fast-decode, {workers} threads", f"{n / seconds['fast']:.1f}", f"{1000 * seconds['fast'] / n:.2f}"],
     ]))
     print(f"\nours / PIL = {ours_rate / base_rate:.2f}x; per core {one_rate / base_rate:.2f}x, {workers} workers / 1 = {ours_rate / one_rate:.2f}x "
           f"(alternating over {args.rounds} slices; other load {load1.text()} cores)")

@@ -435,3 +435,40 @@ def test_cli_run_over_mixed_folder(tmp_path, capsys):
         assert name in summary
     assert "data_error" in summary
     assert f"{len(bad)} data error(s)" in captured.out
+
+
+# ---------------------------------------------------------------- the opt-in fast decode
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_fast_decode_never_below_target_and_close_to_full(orientation):
+    """A 1600x1200 JPEG at a 224 target decodes at 1/4 scale (400x300, not 1/8: 200x150 < 224),
+    upright, and lands within a few levels of the full decode after geometry."""
+    yy, xx = np.mgrid[0:1200, 0:1600]
+    rgb = np.stack([(xx // 7) % 256, (yy // 5) % 256, ((xx + yy) // 11) % 256], axis=2).astype(np.uint8)
+    rgb = cv2.GaussianBlur(rgb, (0, 0), 2)
+    img = Image.fromarray(rgb)
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92, exif=exif.tobytes())
+    data = buf.getvalue()
+    full = decode_image(data)
+    fast = decode_image(data, (224, 224))
+    expected = (300, 400) if orientation == 1 else (400, 300)
+    assert fast.shape[:2] == expected and full.shape[:2] == (expected[0] * 4, expected[1] * 4)
+    a = Preprocessor(224, 224, "crop-resize", "linear", 0, Augmenter(0)).geometry(full).astype(int)
+    b = Preprocessor(224, 224, "crop-resize", "linear", 0, Augmenter(0)).geometry(fast).astype(int)
+    assert 0 < np.abs(a - b).mean() < 4  # other pixels (why it is opt-in), the same picture
+
+
+def test_fast_decode_is_recorded_and_cached_apart(tmp_path):
+    from tests.test_run import make_project, random_images
+
+    model = models.save(models.channel_means(32, 32), tmp_path / "m.onnx")
+    cfg = make_project(tmp_path, {"a": ("real", random_images(3, 1))}, model, cache_dir=str(tmp_path / "cache"))
+    assert main(["run", str(cfg), "--output", str(tmp_path / "plain")]) == 0
+    assert main(["run", str(cfg), "--fast-decode", "--output", str(tmp_path / "fast")]) == 0
+    doc = json.loads((tmp_path / "fast" / "results.json").read_text())
+    assert doc["preprocessing"]["fast_decode"] is True and doc["config"]["fast_decode"] is True
+    assert doc["throughput"]["cache"]["misses"] == 3  # not served the full-decode pixels

@@ -38,32 +38,41 @@ def read_bytes(path: str) -> bytes:
         raise DataError("read", f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """Decode image bytes to RGB ``uint8`` of shape ``(h, w, 3)``."""
+def decode_image(data: bytes, min_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode image bytes to RGB ``uint8`` of shape ``(h, w, 3)``.
+
+    ``min_size=(H, W)`` is the opt-in fast mode: a JPEG is decoded at 1/2, 1/4 or 1/8 scale in
+    the DCT domain, the smallest that keeps it at least ``H x W`` (upright), several times
+    faster; the pixels then differ slightly from a full decode and resize."""
     if not data:
         raise DataError("decode", "empty file (0 bytes)")
     if data[:2] == JPEG_SOI:
-        rgb = _decode_jpeg(data)
+        rgb = _decode_jpeg(data, min_size)
         if rgb is not None:
             return rgb
     return _decode_opencv(data)
 
 
-def _decode_jpeg(data: bytes) -> np.ndarray | None:
+def _decode_jpeg(data: bytes, min_size: tuple[int, int] | None = None) -> np.ndarray | None:
     """Strict libjpeg-turbo decode with EXIF orientation; ``None`` to hand over to OpenCV."""
+    orientation = exif_orientation(data)
+    scale = {}
+    if min_size is not None:
+        h, w = min_size if orientation < 5 else min_size[::-1]  # stored sideways: swap the bounds
+        scale = {"min_height": h, "min_width": w}
     try:
-        rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+        rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True, **scale)
     except ValueError as exc:
         message = str(exc)
         if "color conversion" in message or "colorspace" in message.lower():
             return None  # CMYK / YCCK: OpenCV converts those
         if any(w in message for w in BENIGN_JPEG_WARNINGS):
-            rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=False)
+            rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=False, **scale)
         elif "Premature end of JPEG file" in message:
             raise DataError("decode", "truncated JPEG: the file ends before the image data does") from None
         else:
             raise DataError("decode", f"corrupt or truncated JPEG (libjpeg: {message})") from None
-    return apply_orientation(rgb, exif_orientation(data))
+    return apply_orientation(rgb, orientation)
 
 
 def _decode_opencv(data: bytes) -> np.ndarray:
