@@ -18,7 +18,7 @@ from tests.test_run import make_project, random_images
 def count_decodes(monkeypatch):
     calls = []
     real = bench.preprocess.decode_image
-    monkeypatch.setattr(bench.preprocess, "decode_image", lambda data: calls.append(1) or real(data))
+    monkeypatch.setattr(bench.preprocess, "decode_image", lambda *a: calls.append(1) or real(*a))
     return calls
 
 
