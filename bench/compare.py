@@ -43,6 +43,8 @@ def load_run(folder: str | Path) -> LoadedRun:
         raise BenchError(f"{folder} is not a run folder: {', '.join(missing)} missing; give folders written by `bench run`")
     results = json.loads(files[0].read_text())
     records = pd.read_parquet(files[1])
+    if "pass" in records:  # a run with the robustness pass: compare the base pass
+        records = records[records["pass"] == "base"].reset_index(drop=True)
     return LoadedRun(Path(results["model"]["path"]).stem, folder, results, records)
 
 

@@ -121,3 +121,12 @@ def test_compare_json_is_plain_json(planted, tmp_path):
     out: Path = tmp_path / "c"
     assert main(["compare", str(planted["A"]), str(planted["B"]), "--output", str(out), "--bootstrap", "50"]) == 0
     json.loads((out / "compare.json").read_text())
+
+
+def test_runs_with_the_robustness_pass_compare_on_the_base_pass(planted, tmp_path, capsys):
+    robust = tmp_path / "robust"
+    assert main(["run", str(planted["cfg"]), "--robustness", "--output", str(robust), "--no-progress"]) == 0
+    capsys.readouterr()
+    doc = compare([load_run(planted["A"]), load_run(robust)], n_boot=100)
+    assert doc["samples"] == 80
+    assert all(m["delta"] == 0 for m in doc["paired"][0]["metrics"].values())  # same model, same base pass
