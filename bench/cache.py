@@ -74,10 +74,8 @@ class SampleCache:
         self.root.mkdir(parents=True, exist_ok=True)
         self._size = sum(e.stat().st_size for e in os.scandir(self.root) if e.is_file())
 
-    def key(self, ref) -> str | None:
-        identity = source_identity(ref)
-        if identity is None:
-            return None
+    def key(self, identity: str) -> str:
+        """The entry name for a source identity (``source_identity``) under this cache's params."""
         return hashlib.blake2b(f"{self.params}\x1f{identity}".encode(), digest_size=20).hexdigest()
 
     def _path(self, key: str) -> Path:

@@ -192,14 +192,14 @@ def summarise(df, three_class: bool, n_boot: int = 1000, seed: int = 0) -> dict:
     return {"overall": overall, "per_dataset": per_dataset, "per_media_type": per_media, "confusion": confusion}
 
 
-def robustness_summary(df, three_class: bool, weight: float, n_boot: int = 1000, seed: int = 0) -> dict:
-    """The robustness pass beside the base pass: the robust score, the blended score
+def robustness_summary(df, base_metrics: dict, three_class: bool, weight: float, n_boot: int = 1000, seed: int = 0) -> dict:
+    """The robustness pass beside the base pass (``base_metrics``: ``summarise`` of the base-pass
+    records, already computed for the run): the robust score, the blended score
     ``(1 - weight) * base + weight * robust`` (SN34, overall and per dataset), and the per-sample
     degradation of the probability given to the true class (``p_true(base) - p_true(robust)``,
     binary: ``p_ai`` for AI samples, ``1 - p_ai`` for real ones), mean and p95."""
     base, robust = df[df["pass"] == "base"], df[df["pass"] == "robust"]
     robust_metrics = summarise(robust, three_class, n_boot, seed)
-    base_metrics = summarise(base, three_class, 0, seed)
 
     def blended(b, r):
         return None if b is None or r is None else (1 - weight) * b + weight * r

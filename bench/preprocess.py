@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from bench.cache import SampleCache
+from bench.cache import SampleCache, source_identity
 from bench.data.decode import DataError, decode_image, read_bytes
 from bench.data.sources import SampleRef
 from bench.data.video import FrameRule, decode_clip
@@ -85,9 +85,6 @@ class Preprocessor:
             return self.augmenter(fitted, seed).transpose(2, 0, 1)
         return self.augmenter.frames(fitted, seed).transpose(0, 3, 1, 2)
 
-    def transform(self, pixels: np.ndarray, seed: int) -> np.ndarray:
-        return self.finish(self.geometry(pixels), seed)
-
     def describe(self) -> dict:
         out = {
             "height": self.height,
@@ -127,7 +124,9 @@ class Views:
     def fitted(self, ref: SampleRef) -> tuple[list[np.ndarray], list[int] | None]:
         """Every view's pixels after geometry: from the cache where it has them, else from one
         decode (raises ``DataError``)."""
-        keys = [v.cache.key(ref) if v.cache is not None else None for v in self.views]
+        cached = any(v.cache is not None for v in self.views)
+        identity = source_identity(ref) if cached else None  # one stat or hash for every view
+        keys = [v.cache.key(identity) if v.cache is not None and identity is not None else None for v in self.views]
         fitted: list[np.ndarray | None] = [None] * len(self.views)
         frames = None
         for i, (view, key) in enumerate(zip(self.views, keys)):

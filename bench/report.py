@@ -83,7 +83,7 @@ def results_json(result, metrics: dict) -> dict:
             for d in result.datasets
         ],
         "metrics": metrics,
-        "robustness": result.robustness(),
+        "robustness": result.robustness(metrics),
         "throughput": result.throughput.to_json() | {"workers": result.config.resolved_workers(), "cache": _cache_json(result.preprocessor.cache)},
     }
 

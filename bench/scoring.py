@@ -64,10 +64,11 @@ class RunResult:
         base = self.table[self.table["pass"] == "base"]
         return summarise(base, self.three_class, self.config.bootstrap, self.config.bootstrap_seed)
 
-    def robustness(self) -> dict | None:
+    def robustness(self, base_metrics: dict) -> dict | None:
+        """The robustness section, given this run's ``metrics()`` (None without the pass)."""
         if not self.config.robustness:
             return None
-        return robustness_summary(self.table, self.three_class, self.config.robust_weight, self.config.bootstrap, self.config.bootstrap_seed)
+        return robustness_summary(self.table, base_metrics, self.three_class, self.config.robust_weight, self.config.bootstrap, self.config.bootstrap_seed)
 
 
 def _infer(runtime: Runtime, buffer: np.ndarray) -> tuple[np.ndarray | None, float | None, str | None]:

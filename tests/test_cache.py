@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.cache import SampleCache
+from bench.cache import SampleCache, source_identity
 from bench.cli import main
 from bench.data.sources import SampleRef
 from tests import models
@@ -85,7 +85,7 @@ def test_corrupt_entries_are_rebuilt_not_used(project, damage):
 def test_entry_for_another_key_is_refused(tmp_path):
     cache = SampleCache(tmp_path, 10**9, {"height": 8})
     a, b = (SampleRef("d", "real", 0, name, data=name.encode()) for name in ("a", "b"))
-    ka, kb = cache.key(a), cache.key(b)
+    ka, kb = cache.key(source_identity(a)), cache.key(source_identity(b))
     cache.put(ka, np.full((8, 8, 3), 7, np.uint8))
     cache._path(kb).parent.mkdir(exist_ok=True)
     cache._path(kb).write_bytes(cache._path(ka).read_bytes())  # a's file under b's name
@@ -96,28 +96,28 @@ def test_entry_for_another_key_is_refused(tmp_path):
 
 def test_key_covers_what_shapes_the_pixels(tmp_path):
     ref = SampleRef("d", "real", 0, "x", data=b"abc")
-    keys = {SampleCache(tmp_path / str(i), 10**9, params).key(ref) for i, params in enumerate([{"height": 8}, {"height": 9}, {"height": 8, "geometry": "resize-crop"}])}
+    keys = {SampleCache(tmp_path / str(i), 10**9, params).key(source_identity(ref)) for i, params in enumerate([{"height": 8}, {"height": 9}, {"height": 8, "geometry": "resize-crop"}])}
     assert len(keys) == 3
-    assert SampleCache(tmp_path / "x", 10**9, {"height": 8}).key(ref) == SampleCache(tmp_path / "y", 10**9, {"height": 8}).key(ref)
+    assert SampleCache(tmp_path / "x", 10**9, {"height": 8}).key(source_identity(ref)) == SampleCache(tmp_path / "y", 10**9, {"height": 8}).key(source_identity(ref))
 
 
 def test_size_cap_evicts_least_recently_used(tmp_path):
     refs = [SampleRef("d", "real", 0, str(i), data=bytes([i])) for i in range(30)]
     probe = SampleCache(tmp_path / "probe", 10**9, {"h": 8})
-    probe.put(probe.key(refs[0]), np.zeros((8, 8, 3), np.uint8))
+    probe.put(probe.key(source_identity(refs[0])), np.zeros((8, 8, 3), np.uint8))
     (one,) = [f.stat().st_size for f in (tmp_path / "probe").rglob("*.px")]
     cache = SampleCache(tmp_path / "capped", 10 * one, {"h": 8})
     for i, ref in enumerate(refs):
-        cache.put(cache.key(ref), np.full((8, 8, 3), i, np.uint8))
+        cache.put(cache.key(source_identity(ref)), np.full((8, 8, 3), i, np.uint8))
     files = list((tmp_path / "capped").rglob("*.px"))
     assert 8 <= len(files) <= 10 and cache.stats.evicted == 30 - len(files)
     assert sum(f.stat().st_size for f in files) <= 10 * one
-    assert cache.get(cache.key(refs[-1])) is not None  # the newest survive
+    assert cache.get(cache.key(source_identity(refs[-1]))) is not None  # the newest survive
 
 
 def test_video_frames_survive_the_cache(tmp_path):
     cache = SampleCache(tmp_path, 10**9, {"h": 4})
     ref = SampleRef("d", "real", 0, "c", data=b"clip")
-    cache.put(cache.key(ref), np.zeros((5, 4, 4, 3), np.uint8), [0, 2, 4, 4, 4])
-    pixels, frames = cache.get(cache.key(ref))
+    cache.put(cache.key(source_identity(ref)), np.zeros((5, 4, 4, 3), np.uint8), [0, 2, 4, 4, 4])
+    pixels, frames = cache.get(cache.key(source_identity(ref)))
     assert pixels.shape == (5, 4, 4, 3) and frames == [0, 2, 4, 4, 4]

@@ -174,7 +174,7 @@ def test_one_augmentation_for_all_frames_of_a_clip():
     frames[:, :, : W // 2] //= 2  # an asymmetric picture, so flips show
     prep = Preprocessor(32, 32, "crop-resize", "linear", 5, Augmenter(3), FrameRule("first", 6))
     for seed in range(12):
-        out = prep.transform(frames, seed)
+        out = prep.finish(prep.geometry(frames), seed)
         assert out.shape == (6, 3, 32, 32)
         for t in range(1, 6):
             np.testing.assert_array_equal(out[0], out[t])
