@@ -59,8 +59,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import yaml  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 from PIL import Image  # noqa: E402
+from resnet import GraphBuilder  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from bench.config import load_config  # noqa: E402
 from bench.data.registry import Registry, iter_samples  # noqa: E402
@@ -192,56 +193,36 @@ def build_model(kind: str, path: Path, seed: int = 0) -> Path:
     """``light``: conv 4x4/4 (3->64) + ReLU, conv 3x3 (64->144) + ReLU at 56x56, global average
     pool, linear. ``heavy``: conv 4x4/4 (3->32), conv 3x3 (32->64), 20 residual blocks of two 3x3
     convolutions (64 channels) at 56x56, global average pool, linear. Both scale ``uint8`` pixels
-    to [-0.5, 0.5] inside the graph; He-initialised random weights."""
-    rng = np.random.default_rng(seed)
-    inits: list = []
-    nodes: list = []
-
-    def param(name: str, array: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(array.astype(np.float32), name))
-        return name
-
-    def conv(x: str, cin: int, cout: int, k: int, stride: int, name: str, relu: bool = True) -> str:
-        weight = param(f"{name}.w", rng.standard_normal((cout, cin, k, k)) * math.sqrt(2.0 / (cin * k * k)))
-        bias = param(f"{name}.b", np.zeros(cout))
-        pad = (k - 1) // 2 if stride == 1 else 0
-        nodes.append(helper.make_node("Conv", [x, weight, bias], [name], kernel_shape=[k, k], strides=[stride] * 2, pads=[pad] * 4))
-        if not relu:
-            return name
-        nodes.append(helper.make_node("Relu", [name], [f"{name}.relu"]))
-        return f"{name}.relu"
-
-    nodes += [
+    to [-0.5, 0.5] inside the graph; He-initialised random weights (benchmarks/resnet.py)."""
+    g = GraphBuilder(seed)
+    g.nodes += [
         helper.make_node("Cast", ["pixels"], ["x.float"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["x.float", param("scale", np.array(1 / 255.0))], ["x.scaled"]),
-        helper.make_node("Add", ["x.scaled", param("shift", np.array(-0.5))], ["x0"]),
+        helper.make_node("Mul", ["x.float", g.const(np.array(1 / 255.0, np.float32), "scale")], ["x.scaled"]),
+        helper.make_node("Add", ["x.scaled", g.const(np.array(-0.5, np.float32), "shift")], ["x0"]),
     ]
     if kind == "light":
-        x = conv("x0", 3, 64, 4, 4, "stem")  # 56x56
-        x = conv(x, 64, 144, 3, 1, "conv")
+        x = g.conv("x0", 3, 64, 4, 4, pad=0)  # 56x56
+        x = g.conv(x, 64, 144, 3)
         width = 144
     elif kind == "heavy":
-        x = conv("x0", 3, 32, 4, 4, "stem")  # 56x56
-        x = conv(x, 32, 64, 3, 1, "widen")
-        for i in range(20):
-            y = conv(x, 64, 64, 3, 1, f"block{i}.a")
-            y = conv(y, 64, 64, 3, 1, f"block{i}.b", relu=False)
-            nodes.append(helper.make_node("Add", [x, y], [f"block{i}.sum"]))
-            nodes.append(helper.make_node("Relu", [f"block{i}.sum"], [f"block{i}.out"]))
-            x = f"block{i}.out"
+        x = g.conv("x0", 3, 32, 4, 4, pad=0)  # 56x56
+        x = g.conv(x, 32, 64, 3)
+        for _ in range(20):
+            x = g.residual(x, g.conv(g.conv(x, 64, 64, 3), 64, 64, 3, relu=False))
         width = 64
     else:
         raise ValueError(kind)
-    nodes += [
+    fc = (g.rng.standard_normal((3, width)) * 0.1).astype(np.float32)
+    g.nodes += [
         helper.make_node("GlobalAveragePool", [x], ["pooled"]),
         helper.make_node("Flatten", ["pooled"], ["features"]),
-        helper.make_node("Gemm", ["features", param("fc.w", rng.standard_normal((3, width)) * 0.1), param("fc.b", np.zeros(3))], ["logits"], transB=1),
+        helper.make_node("Gemm", ["features", g.const(fc, "fc.w"), g.const(np.zeros(3, np.float32), "fc.b")], ["logits"], transB=1),
     ]
     graph = helper.make_graph(
-        nodes, f"{kind}_detector",
+        g.nodes, f"{kind}_detector",
         [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["batch", 3, SIZE, SIZE])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
-        inits,
+        g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10, producer_name="benchmarks/pipeline_speed.py")
     onnx.checker.check_model(model)

@@ -1,4 +1,5 @@
-"""A ResNet-50-class ONNX graph with random weights, built with the onnx helper API.
+"""Benchmark graphs built with the onnx helper API: ``GraphBuilder`` (He-initialised convolutions,
+constants, residual blocks) and a ResNet-50-class graph with random weights.
 
 Bottleneck blocks [3, 4, 6, 3] with widths 64..2048 (BatchNorm folded into conv biases, as an
 exported inference graph has it), a uint8 ``(batch, 3, H, W)`` input normalised in the graph, and
@@ -14,7 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-class _Graph:
+class GraphBuilder:
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
         self.nodes: list = []
@@ -30,15 +31,25 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(array, name))
         return name
 
-    def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, relu: bool = True) -> str:
+    def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, relu: bool = True, pad: int | None = None) -> str:
+        """Conv (He-initialised, zero bias), ``pad`` default ``k // 2``, then ReLU unless told not."""
         w = (self.rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))).astype(np.float32)
         b = np.zeros(cout, np.float32)
         y = self.name("conv")
-        self.nodes.append(helper.make_node("Conv", [x, self.const(w, "w"), self.const(b, "b")], [y], kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4))
+        pads = [k // 2 if pad is None else pad] * 4
+        self.nodes.append(helper.make_node("Conv", [x, self.const(w, "w"), self.const(b, "b")], [y], kernel_shape=[k, k], strides=[stride, stride], pads=pads))
         if not relu:
             return y
         out = self.name("relu")
         self.nodes.append(helper.make_node("Relu", [y], [out]))
+        return out
+
+    def residual(self, x: str, y: str) -> str:
+        """ReLU(x + y)."""
+        s = self.name("add")
+        self.nodes.append(helper.make_node("Add", [x, y], [s]))
+        out = self.name("relu")
+        self.nodes.append(helper.make_node("Relu", [s], [out]))
         return out
 
     def bottleneck(self, x: str, cin: int, mid: int, stride: int) -> str:
@@ -47,15 +58,11 @@ class _Graph:
         y = self.conv(y, mid, mid, 3, stride)
         y = self.conv(y, mid, cout, 1, relu=False)
         skip = x if (cin == cout and stride == 1) else self.conv(x, cin, cout, 1, stride, relu=False)
-        s = self.name("add")
-        self.nodes.append(helper.make_node("Add", [y, skip], [s]))
-        out = self.name("relu")
-        self.nodes.append(helper.make_node("Relu", [s], [out]))
-        return out
+        return self.residual(y, skip)
 
 
 def resnet50(size: int = 224, seed: int = 0, blocks=(3, 4, 6, 3)) -> onnx.ModelProto:
-    g = _Graph(seed)
+    g = GraphBuilder(seed)
     mean = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1) * 255
     std = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1) * 255
     g.nodes += [
