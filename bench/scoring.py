@@ -17,7 +17,6 @@ import pandas as pd
 from bench.cache import SampleCache, default_cache_dir
 from bench.config import RunConfig
 from bench.data.registry import DatasetSpec, Registry, iter_samples
-from bench.data.sources import count_samples
 from bench.data.video import FrameRule
 from bench.errors import BenchError
 from bench.metrics import robustness_summary, summarise
@@ -89,7 +88,7 @@ def open_datasets(cfg: RunConfig, modality: str) -> tuple[list[DatasetSpec], lis
         if spec.modality != modality:
             raise BenchError(f"dataset {spec.name!r} is {spec.modality}, but the model takes {modality}; score {modality} datasets with this model")
     streams = [iter_samples(spec, cfg.limit) for spec in specs]
-    counts = [count_samples(spec, cfg.limit) for spec in specs]
+    counts = [stream.count for stream in streams]
     total = None if any(c is None for c in counts) else sum(counts)
     return specs, streams, total
 

@@ -168,10 +168,8 @@ def ids(cache: Path, name: str) -> list[str]:
 
 @pytest.fixture
 def hub_source(monkeypatch):
-    """``type: hub`` registered as a source, until the wiring lands in sources.py."""
-    if "hub" not in sources.SOURCES:
-        monkeypatch.setitem(sources.SOURCES, "hub", iter_pulled)
-    assert registry.SOURCES is sources.SOURCES
+    """``type: hub`` is a registered source, shared by the registry."""
+    assert "hub" in sources.SOURCES and registry.SOURCES is sources.SOURCES
 
 
 @pytest.fixture(autouse=True)

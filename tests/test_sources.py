@@ -14,8 +14,8 @@ from PIL import Image
 
 from bench.cli import main
 from bench.data.decode import decode_image
-from bench.data.registry import DatasetSpec, Registry, iter_samples, parse_registry_file
-from bench.data.sources import count_samples, detect_bytes_column, iter_folder, iter_parquet
+from bench.data.registry import DatasetSpec, Registry, count_samples, iter_samples, parse_registry_file
+from bench.data.sources import detect_bytes_column
 from bench.errors import BenchError
 from tests import models
 
@@ -83,7 +83,7 @@ TREE_IDS = ["UPPER.PNG", "a.jpg", "a/z.gif", "b.png", "mixed.JpEg", "sub/c.webp"
 
 def test_folder_recursive_case_insensitive_sorted(tree):
     s = spec({"type": "folder", "path": tree})
-    refs = list(iter_folder(s))
+    refs = list(iter_samples(s))
     assert [r.sample_id for r in refs] == TREE_IDS
     assert [r.sample_id for r in refs] == sorted(r.sample_id for r in refs)
     for r in refs:
@@ -95,7 +95,7 @@ def test_folder_recursive_case_insensitive_sorted(tree):
 
 
 def test_folder_ids_are_relative_posix_and_unique(tree):
-    refs = list(iter_folder(spec({"type": "folder", "path": tree})))
+    refs = list(iter_samples(spec({"type": "folder", "path": tree})))
     sample_ids = [r.sample_id for r in refs]
     assert len(set(sample_ids)) == len(sample_ids)
     assert all("\\" not in i and not i.startswith("/") for i in sample_ids)
@@ -154,7 +154,7 @@ def test_parquet_binary_column_detected(tmp_path):
 
 def test_parquet_large_binary_column(tmp_path):
     f = write_table(tmp_path / "big.parquet", {"payload": pa.array([png(40)], pa.large_binary())})
-    assert [colour_of(r.data) for r in iter_parquet(spec({"type": "parquet", "path": f}))] == [40]
+    assert [colour_of(r.data) for r in iter_samples(spec({"type": "parquet", "path": f}))] == [40]
 
 
 def test_parquet_hf_struct_column(tmp_path):
@@ -187,7 +187,7 @@ def test_parquet_several_binary_columns_need_a_name(tmp_path):
 def test_parquet_common_name_preferred_among_several(tmp_path):
     f = write_table(tmp_path / "two.parquet", {"thumb": pa.array([png(1)], pa.binary()), "image": pa.array([png(100)], pa.binary())})
     assert detect_bytes_column(pq.read_schema(f), None, str(f)) == "image"
-    assert [colour_of(r.data) for r in iter_parquet(spec({"type": "parquet", "path": f}))] == [100]
+    assert [colour_of(r.data) for r in iter_samples(spec({"type": "parquet", "path": f}))] == [100]
 
 
 def test_parquet_no_binary_column_or_unknown_column(tmp_path):

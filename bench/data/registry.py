@@ -106,16 +106,34 @@ def parse_entry(entry: Any, path: Path, index: int) -> DatasetSpec:
     return DatasetSpec(name, modality, media_type, source, max_samples, float(weight), str(entry.get("description", "")), str(path))
 
 
-def iter_samples(spec: DatasetSpec, limit: int | None = None) -> Iterator[SampleRef]:
-    """The dataset's samples in their stable order, at most ``min(max_samples, limit)`` of them.
+class Samples:
+    """A dataset's samples in their stable order (iterate once), and ``count``: how many the run
+    takes, when the source knows without reading its media (None otherwise)."""
+
+    def __init__(self, stream: Iterator[SampleRef], count: int | None):
+        self._stream = stream
+        self.count = count
+
+    def __iter__(self) -> Iterator[SampleRef]:
+        return self._stream
+
+
+def iter_samples(spec: DatasetSpec, limit: int | None = None) -> Samples:
+    """The dataset's samples, at most ``min(max_samples, limit)`` of them.
 
     Raises ``BenchError`` up front when the dataset has no samples at all."""
     caps = [c for c in (spec.max_samples, limit) if c]
     cap = min(caps) if caps else None
-    stream = SOURCES[spec.source["type"]](spec)
+    stream, total = SOURCES[spec.source["type"]](spec)
     try:
         first = next(stream)
     except StopIteration:
         raise BenchError(f"dataset {spec.name!r} is empty: no samples found at {spec.location}; add media there or fix `source` in {spec.declared_in}") from None
     chained = itertools.chain([first], stream)
-    return itertools.islice(chained, cap) if cap else chained
+    count = None if total is None else min([total, *caps])
+    return Samples(itertools.islice(chained, cap) if cap else chained, count)
+
+
+def count_samples(spec: DatasetSpec, limit: int | None = None) -> int | None:
+    """How many samples a run takes from the dataset, when that is known without reading media."""
+    return iter_samples(spec, limit).count

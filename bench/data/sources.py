@@ -1,4 +1,5 @@
-"""Sources: a dataset spec -> a stream of ``SampleRef`` (lazy, so memory does not grow with size).
+"""Sources: a dataset spec -> a stream of ``SampleRef`` (lazy, so memory does not grow with size)
+and, when a source knows it without reading its media, how many samples it holds.
 
 Sample ids are stable and unique within a dataset: the relative path for folders,
 ``<file>#<row>`` for parquet, ``<split>#<row>`` for Hugging Face datasets.
@@ -51,12 +52,17 @@ def folder_files(root: Path, extensions: tuple[str, ...]) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def iter_folder(spec) -> Iterator[SampleRef]:
+Opened = tuple[Iterator[SampleRef], "int | None"]  # the stream, and its length when known
+
+
+def open_folder(spec) -> Opened:
+    """The folder is listed once: the listing gives both the stream and its length."""
     root = Path(spec.source["path"])
     default = VIDEO_EXTENSIONS if spec.modality == "video" else IMAGE_EXTENSIONS
     exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in spec.source.get("extensions", default))
-    for path in folder_files(root, exts):
-        yield SampleRef(spec.name, spec.media_type, spec.label, path.relative_to(root).as_posix(), spec.weight, path=str(path))
+    files = folder_files(root, exts)
+    refs = (SampleRef(spec.name, spec.media_type, spec.label, p.relative_to(root).as_posix(), spec.weight, path=str(p)) for p in files)
+    return refs, len(files)
 
 
 def _parquet_files(path: Path) -> list[Path]:
@@ -112,11 +118,18 @@ def media_bytes(value) -> bytes | None:
     return None
 
 
-def iter_parquet(spec) -> Iterator[SampleRef]:
+def open_parquet(spec) -> Opened:
+    """Row counts come from the files' metadata; rows are read in batches as the run goes."""
     import pyarrow.parquet as pq
 
     root = Path(spec.source["path"])
     files = _parquet_files(root)
+    return _parquet_refs(spec, root, files), sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def _parquet_refs(spec, root: Path, files: list[Path]) -> Iterator[SampleRef]:
+    import pyarrow.parquet as pq
+
     id_column = spec.source.get("id_column")
     seen: set[str] = set()
     for file in files:
@@ -140,8 +153,12 @@ def iter_parquet(spec) -> Iterator[SampleRef]:
                 row += 1
 
 
-def iter_huggingface(spec) -> Iterator[SampleRef]:
-    """A Hub dataset id or a local dataset folder, streamed through ``datasets``."""
+def open_huggingface(spec) -> Opened:
+    """A Hub dataset id or a local dataset folder, streamed through ``datasets`` (length unknown)."""
+    return _huggingface_refs(spec), None
+
+
+def _huggingface_refs(spec) -> Iterator[SampleRef]:
     import datasets
 
     src = spec.source
@@ -208,30 +225,11 @@ def _hf_media_column(features, name: str) -> str:
     raise BenchError(f"cannot tell which column of dataset {name} holds the media; set `source.column`")
 
 
-def iter_hub(spec) -> Iterator[SampleRef]:
+def open_hub(spec) -> Opened:
     """A Hub dataset fetched by `bench datasets pull`, read offline from its manifest (bench/data/hub/)."""
-    from bench.data.hub import iter_pulled
+    from bench.data.hub import count_pulled, iter_pulled
 
-    yield from iter_pulled(spec)
-
-
-SOURCES = {"folder": iter_folder, "parquet": iter_parquet, "huggingface": iter_huggingface, "hub": iter_hub}
+    return iter_pulled(spec), count_pulled(spec)
 
 
-def count_samples(spec, limit: int | None = None) -> int | None:
-    """How many samples a run will take from the dataset, when that is cheap to know."""
-    kind = spec.source["type"]
-    if kind == "folder":
-        n = sum(1 for _ in iter_folder(spec))
-    elif kind == "parquet":
-        import pyarrow.parquet as pq
-
-        n = sum(pq.ParquetFile(f).metadata.num_rows for f in _parquet_files(Path(spec.source["path"])))
-    elif kind == "hub":
-        from bench.data.hub import count_pulled
-
-        n = count_pulled(spec)
-    else:
-        return None
-    caps = [c for c in (spec.max_samples, limit) if c]
-    return min([n, *caps])
+SOURCES = {"folder": open_folder, "parquet": open_parquet, "huggingface": open_huggingface, "hub": open_hub}
