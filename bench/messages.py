@@ -1,0 +1,18 @@
+"""Warnings and notices for users, through the ``bench`` logger (never bare prints).
+
+With no logging configured, Python's last-resort handler prints them to stderr as they are
+(``warning: ...``); an application that configures logging routes them like any other."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("bench")
+
+
+def warn(message: str) -> None:
+    log.warning("warning: %s", message)
+
+
+def notice(message: str) -> None:
+    log.warning("notice: %s", message)
