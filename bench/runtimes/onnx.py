@@ -4,7 +4,6 @@ back from CUDA to CPU silently, so we check after creating the session)."""
 
 from __future__ import annotations
 
-
 import platform
 import zipfile
 from pathlib import Path
@@ -14,8 +13,8 @@ import onnxruntime as ort
 
 from bench.contract import ModelSpec, TensorInfo, resolve_spec
 from bench.errors import BenchError
-from bench.model import model_source, sha256_file
 from bench.messages import notice
+from bench.model import model_source, sha256_file
 from bench.runtimes.errors import runtime_message
 
 CUDA = "CUDAExecutionProvider"
