@@ -72,7 +72,9 @@ class SampleCache:
         self.stats = CacheStats()
         self._lock = threading.Lock()
         self.root.mkdir(parents=True, exist_ok=True)
-        self._size = sum(e.stat().st_size for e in os.scandir(self.root) if e.is_file())
+        self._size = sum(size for _, size, _ in _entries(self.root))  # what earlier runs left
+        if self._size > self.max_bytes:  # a smaller cap than theirs
+            self._evict()
 
     def key(self, identity: str) -> str:
         """The entry name for a source identity (``source_identity``) under this cache's params."""
@@ -113,18 +115,19 @@ class SampleCache:
         header = json.dumps({"key": key, "shape": list(pixels.shape), "crc32": zlib.crc32(pixels), "frames": frames}).encode()
         path = self._path(key)
         path.parent.mkdir(exist_ok=True)
+        offset = _data_offset(len(header))
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(MAGIC + struct.pack("<I", len(header)) + header)
-                f.write(b"\0" * (_data_offset(len(header)) - f.tell()))
+                f.write(b"\0" * (offset - f.tell()))
                 f.write(pixels.data)
             os.replace(tmp, path)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
             return  # a full disk or a read-only folder: run on without caching this sample
         with self._lock:
-            self._size += path.stat().st_size
+            self._size += offset + pixels.nbytes  # the file's size, without a stat another run's eviction could race
             over = self._size > self.max_bytes
         if over:
             self._evict()
@@ -141,11 +144,7 @@ class SampleCache:
     def _evict(self) -> None:
         """Delete least recently used files until the folder is at 90% of the cap."""
         with self._lock:
-            entries = []
-            for sub in os.scandir(self.root):
-                if sub.is_dir():
-                    entries += [(e.stat().st_mtime_ns, e.stat().st_size, e.path) for e in os.scandir(sub.path) if e.name.endswith(".px")]
-            entries.sort()
+            entries = sorted(_entries(self.root))
             total = sum(size for _, size, _ in entries)
             target = int(self.max_bytes * 0.9)
             for _, size, path in entries:
@@ -158,6 +157,26 @@ class SampleCache:
                 total -= size
                 self.stats.count("evicted")
             self._size = total
+
+
+def _entries(root: Path) -> list[tuple[int, int, str]]:
+    """``(mtime_ns, size, path)`` of every entry (``root/ab/<key>.px``): one scandir pass over the
+    subfolders; an entry deleted meanwhile (another run evicting) is skipped."""
+    found = []
+    with os.scandir(root) as subs:
+        for sub in subs:
+            if not sub.is_dir():
+                continue
+            with os.scandir(sub.path) as files:
+                for e in files:
+                    if not e.name.endswith(".px"):
+                        continue
+                    try:
+                        st = e.stat()
+                    except FileNotFoundError:
+                        continue
+                    found.append((st.st_mtime_ns, st.st_size, e.path))
+    return found
 
 
 def _data_offset(header_len: int) -> int:

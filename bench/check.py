@@ -18,31 +18,34 @@ batch of all probes. With ``scale = max(1, max |logit|)``:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from bench.contract import (
+    FAIL,
+    PASS,
+    SKIP,
+    WARN,
+    Finding,
+    ModelSpec,
+    TensorInfo,
+    first_failure,
+    io_findings,
+    resolve_spec,
+)
 from bench.errors import BenchError
-from bench.model import DEFAULT_SIZE, MAX_FRAMES, ONNX_DTYPES, zip_problems
+from bench.model import zip_problems
 from bench.report import human_bytes
 
-PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 PASS_TOL = 1e-4
 WARN_TOL = 0.05
 DYNAMIC_FRAMES = (8, 16)
 DEFAULT_BATCH = 16
-
-
-@dataclass
-class Finding:
-    rule: str
-    status: str
-    message: str
-    fix: str = ""
-    value: object = None
 
 
 @dataclass
@@ -53,22 +56,23 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not any(f.status == FAIL for f in self.findings)
+        return first_failure(self.findings) is None
 
-    def add(self, rule: str, status: str, message: str, fix: str = "", value=None) -> Finding:
-        finding = Finding(rule, status, message, fix, value)
+    def add(self, rule: str, verdict: str, message: str, fix: str = "", value=None) -> Finding:
+        finding = Finding(rule, verdict, message, fix, value)
         self.findings.append(finding)
         return finding
 
     def to_json(self) -> dict:
-        return {"path": self.path, "ok": self.ok, "info": self.info, "findings": [asdict(f) for f in self.findings]}
+        findings = [{"rule": f.rule, "status": f.verdict, "message": f.message, "fix": f.fix, "value": f.value} for f in self.findings]
+        return {"path": self.path, "ok": self.ok, "info": self.info, "findings": findings}
 
     def text(self) -> str:
         lines = [f"bench check {self.path}"]
         for f in self.findings:
-            fix = f" -> fix: {f.fix}" if f.fix and f.status in (WARN, FAIL) else ""
-            lines.append(f"  {f.status.upper():4}  {f.rule}: {f.message}{fix}")
-        counts = {s: sum(f.status == s for f in self.findings) for s in (PASS, WARN, FAIL, SKIP)}
+            fix = f" -> fix: {f.fix}" if f.fix and f.verdict in (WARN, FAIL) else ""
+            lines.append(f"  {f.verdict.upper():4}  {f.rule}: {f.message}{fix}")
+        counts = {s: sum(f.verdict == s for f in self.findings) for s in (PASS, WARN, FAIL, SKIP)}
         verdict = "PASS" if self.ok else "FAIL"
         lines.append(f"{verdict}: {counts[PASS]} passed, {counts[WARN]} warnings, {counts[FAIL]} failed, {counts[SKIP]} skipped")
         return "\n".join(lines)
@@ -167,101 +171,14 @@ def check_external_data(report: CheckReport, path: Path, model, in_zip: bool) ->
     return True
 
 
-def check_io(report: CheckReport, session_inputs, session_outputs, modality: str | None) -> dict | None:
-    """Input count, rank, channel position, H/W, batch, frames, dtype; output shape. Every static
-    rule that can be judged is reported (a model may break several); None when any failed."""
-    if not session_inputs:
-        report.add("inputs", FAIL, "the model has no input", "export one (batch, 3, H, W) uint8 input")
+def check_io(report: CheckReport, inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | None) -> ModelSpec | None:
+    """The contract's static rules (bench/contract.py), every one that can be judged; the
+    resolved spec, or None when any failed."""
+    findings = io_findings(inputs, outputs, modality)
+    report.findings += findings
+    if first_failure(findings) is not None:
         return None
-    ok = len(session_inputs) == 1
-    if not ok:
-        names = ", ".join(i.name for i in session_inputs)
-        report.add("inputs", FAIL, f"{len(session_inputs)} inputs ({names}); the contract has exactly one", "export a single pixel input (fold other inputs into constants)")
-    inp = session_inputs[0]
-    layout = _check_layout(report, inp, modality)
-    ok = ok and layout is not None
-    dtype = ONNX_DTYPES.get(inp.type)
-    if inp.type == "tensor(uint8)":
-        report.add("dtype", PASS, "uint8 input")
-    elif inp.type == "tensor(float)":
-        report.add("dtype", WARN, "float32 input: fed the same 0..255 values, with 4x the host-to-device bytes", "take uint8 and cast inside the model")
-    else:
-        report.add("dtype", FAIL, f"input dtype {inp.type}; the contract feeds raw pixels", "declare the input uint8 (or float32 holding 0..255)")
-        ok = False
-    width = check_output(report, session_outputs)
-    if width is False or not ok:
-        return None
-    return {"name": inp.name, "dtype": dtype, "output_width": width} | layout
-
-
-def _check_layout(report: CheckReport, inp, modality: str | None) -> dict | None:
-    shape = [d if isinstance(d, int) else None for d in inp.shape]
-    rank = len(shape)
-    expected_rank = {"image": 4, "video": 5}.get(modality or "")
-    if rank not in (4, 5) or (expected_rank and rank != expected_rank):
-        want = f"rank {expected_rank} for {modality}" if expected_rank else "rank 4 (batch, 3, H, W) or 5 (batch, frames, 3, H, W)"
-        report.add("rank", FAIL, f"input {inp.name!r} has rank {rank} {list(inp.shape)}; expected {want}", "export with the layout of SPEC section 1")
-        return None
-    modality = modality or ("image" if rank == 4 else "video")
-    report.add("rank", PASS, f"input {inp.name!r} {list(inp.shape)}: {modality}")
-    ok = True
-    caxis = 1 if rank == 4 else 2
-    if shape[caxis] == 3:
-        report.add("layout", PASS, "channels first, 3 channels")
-    elif shape[-1] == 3:
-        report.add("layout", FAIL, f"channels last: {list(inp.shape)} has 3 at the last axis", "export channels first, (batch, 3, H, W): permute inside the model's forward, not in the input")
-        ok = False
-    else:
-        report.add("layout", FAIL, f"axis {caxis} is {inp.shape[caxis]}, expected 3 channels", "export (batch, 3, H, W) RGB input")
-        ok = False
-    h, w = shape[-2], shape[-1]
-    if h is None or w is None:
-        report.add("size", WARN, f"H, W are dynamic ({inp.shape[-2]}, {inp.shape[-1]}); {DEFAULT_SIZE}x{DEFAULT_SIZE} will be used", "export with the fixed H, W the model was trained at")
-        h, w = DEFAULT_SIZE, DEFAULT_SIZE
-    elif ok:
-        report.add("size", PASS, f"H x W fixed at {h}x{w}")
-    if shape[0] is not None:
-        report.add("batch", FAIL, f"batch axis fixed at {shape[0]}; the benchmark sends batches of any size", "export with a dynamic batch axis (dynamic_axes / dynamic_shapes on axis 0)")
-        ok = False
-    else:
-        report.add("batch", PASS, f"batch axis dynamic ({inp.shape[0]})")
-    frames = None
-    if modality == "video":
-        frames = shape[1]
-        if frames is None:
-            report.add("frames", PASS, f"frames dynamic ({inp.shape[1]}); the run config's frames (default 16) are used")
-        elif frames > MAX_FRAMES:
-            report.add("frames", WARN, f"frames fixed at {frames}, above the cap of {MAX_FRAMES}", f"export with at most {MAX_FRAMES} frames")
-        else:
-            report.add("frames", PASS, f"frames fixed at {frames}")
-    if not ok:
-        return None
-    return {"modality": modality, "height": h, "width": w, "frames": frames}
-
-
-def check_output(report: CheckReport, outputs):
-    if not outputs:
-        report.add("output", FAIL, "the model has no output", "return (batch, 3) logits")
-        return False
-    out = outputs[0]
-    extra = f" (first of {len(outputs)} outputs; the others are ignored)" if len(outputs) > 1 else ""
-    shape = list(out.shape)
-    width = shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) else None
-    if len(shape) != 2:
-        report.add("output", FAIL, f"output {out.name!r} has shape {shape}{extra}; expected (batch, 3)", "return logits of shape (batch, 3): [real, synthetic, semisynthetic]")
-        return False
-    if width == 3:
-        report.add("output", PASS, f"output {out.name!r} {shape}{extra}: logits [real, synthetic, semisynthetic]")
-    elif width == 2:
-        report.add("output", WARN, f"output {out.name!r} {shape}{extra}: read as [real, ai] logits (softmax); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]")
-    elif width == 1:
-        report.add("output", WARN, f"output {out.name!r} {shape}{extra}: read as one AI logit (sigmoid); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]")
-    elif width is None:
-        report.add("output", WARN, f"output {out.name!r} {shape}{extra}: width not declared; checked at run time", "declare the output (batch, 3)")
-    else:
-        report.add("output", FAIL, f"output {out.name!r} has width {width}{extra}; expected 3 logits", "return logits of shape (batch, 3): [real, synthetic, semisynthetic]")
-        return False
-    return width
+    return resolve_spec(report.path, "", inputs, outputs, modality)
 
 
 # --------------------------------------------------------------------------- probe inputs
@@ -286,11 +203,13 @@ def probe_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.stack(imgs)
 
 
-def probe_batch(spec: dict, n: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
-    images = probe_images(n, spec["height"], spec["width"], seed)
-    if spec["modality"] == "image":
+def probe_batch(spec: ModelSpec, n: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
+    """``n`` probe images, or for a model with a frames axis ``n`` clips of ``frames`` (default:
+    the model's T, else the first of ``DYNAMIC_FRAMES``): a slow pan over a probe image."""
+    images = probe_images(n, spec.height, spec.width, seed)
+    if "frames" not in spec.sizes:
         return images
-    t = frames or spec["frames"] or DYNAMIC_FRAMES[0]
+    t = frames or spec.frames or DYNAMIC_FRAMES[0]
     shifts = [np.roll(images, k, axis=-1) for k in range(t)]  # a slow pan: frames differ
     return np.stack(shifts, axis=1)
 
@@ -298,33 +217,37 @@ def probe_batch(spec: dict, n: int, frames: int | None = None, seed: int = 0) ->
 # --------------------------------------------------------------------------- dynamic rules
 
 
-def _run(session, spec: dict, batch: np.ndarray) -> np.ndarray:
-    return np.asarray(session.run(None, {spec["name"]: batch.astype(spec["dtype"])})[0])
+def _run(session, spec: ModelSpec, batch: np.ndarray) -> np.ndarray:
+    return np.asarray(session.run(None, {spec.input_name: batch.astype(spec.input_dtype)})[0])
 
 
-def check_runs(report: CheckReport, session, spec: dict) -> bool:
-    frame_counts = [spec["frames"]] if spec["modality"] == "image" or spec["frames"] else list(DYNAMIC_FRAMES)
+def check_runs(report: CheckReport, session, spec: ModelSpec) -> ModelSpec | None:
+    """The model runs on probe batches of 1 and 5 (each frame count of a dynamic frames axis)
+    with finite logits of the declared width. Returns the spec with the width seen, or None."""
+    clips = "frames" in spec.sizes
+    frame_counts = list(DYNAMIC_FRAMES) if clips and spec.frames is None else [spec.frames]
+    width = spec.output_width
     for t in frame_counts:
         for b in (1, 5):
             batch = probe_batch(spec, b, t)
-            what = f"batch {b}" + (f", {t} frames" if spec["modality"] == "video" else "")
+            what = f"batch {b}" + (f", {t} frames" if clips else "")
             try:
                 out = _run(session, spec, batch)
             except Exception as exc:  # any runtime failure is this rule's verdict
-                from bench.runtime import ort_message
+                from bench.runtimes.errors import runtime_message
 
-                report.add("runs", FAIL, f"fails on {what} {list(batch.shape)}: {ort_message(exc)}", "run the exported model in ONNX Runtime with these shapes and fix the failing node")
-                return False
-            width = spec["output_width"]
+                report.add("runs", FAIL, f"fails on {what} {list(batch.shape)}: {runtime_message(exc)}", "run the exported model in ONNX Runtime with these shapes and fix the failing node")
+                return None
             if out.ndim != 2 or out.shape[0] != b or (width and out.shape[1] != width) or out.shape[1] not in (1, 2, 3):
                 report.add("runs", FAIL, f"{what} gives output shape {list(out.shape)}; expected ({b}, {width or 3})", "return (batch, 3) logits")
-                return False
+                return None
             if not np.isfinite(out).all():
                 report.add("runs", FAIL, f"{what} gives non-finite logits", "guard divisions and logs in the model")
-                return False
-            spec["output_width"] = int(out.shape[1])
-    report.add("runs", PASS, f"runs on random batches of 1 and 5{' at ' + ', '.join(map(str, frame_counts)) + ' frames' if spec['modality'] == 'video' else ''}; finite ({spec['output_width']} logits)")
-    return True
+                return None
+            width = int(out.shape[1])
+    at = f" at {', '.join(map(str, frame_counts))} frames" if clips else ""
+    report.add("runs", PASS, f"runs on random batches of 1 and 5{at}; finite ({width} logits)")
+    return dataclasses.replace(spec, output_width=width)
 
 
 def _decisions(logits: np.ndarray) -> np.ndarray:
@@ -334,7 +257,7 @@ def _decisions(logits: np.ndarray) -> np.ndarray:
     return np.stack([pred, pred_binary], 1)
 
 
-def check_batch_independence(report: CheckReport, session, spec: dict, n: int = 8) -> None:
+def check_batch_independence(report: CheckReport, session, spec: ModelSpec, n: int = 8) -> None:
     batch = probe_batch(spec, n, seed=1)
     together = _run(session, spec, batch)
     alone = np.concatenate([_run(session, spec, batch[i : i + 1]) for i in range(n)])
@@ -351,7 +274,7 @@ def check_batch_independence(report: CheckReport, session, spec: dict, n: int = 
         report.add("batch-independence", PASS, msg, value=value)
 
 
-def check_determinism(report: CheckReport, session, spec: dict) -> None:
+def check_determinism(report: CheckReport, session, spec: ModelSpec) -> None:
     batch = probe_batch(spec, 4, seed=2)
     first, second = _run(session, spec, batch), _run(session, spec, batch)
     diff = float(np.abs(first - second).max())
@@ -361,7 +284,7 @@ def check_determinism(report: CheckReport, session, spec: dict) -> None:
         report.add("determinism", FAIL, f"two identical calls differ by up to {diff:.3g}", "remove random ops (dropout in training mode, random noise) from the exported graph", diff)
 
 
-def check_extremes(report: CheckReport, session, spec: dict) -> None:
+def check_extremes(report: CheckReport, session, spec: ModelSpec) -> None:
     base = probe_batch(spec, 2, seed=3)
     batch = np.stack([np.zeros_like(base[0]), np.full_like(base[0], 255)])
     out = _run(session, spec, batch)
@@ -372,7 +295,7 @@ def check_extremes(report: CheckReport, session, spec: dict) -> None:
         report.add("extremes", FAIL, f"{' and '.join(bad)} input gives non-finite logits {out.tolist()}", "guard divisions by the image's std or mean (add an epsilon)")
 
 
-def check_latency(report: CheckReport, session, spec: dict, batch_size: int) -> None:
+def check_latency(report: CheckReport, session, spec: ModelSpec, batch_size: int) -> None:
     times = {}
     for b in (1, batch_size):
         batch = probe_batch(spec, b, seed=4)
@@ -403,21 +326,22 @@ def check_model(path: str | Path, modality: str | None = None, batch_size: int =
         return _skip_rest(report)
     import onnxruntime as ort
 
-    from bench.runtime import ort_message
+    from bench.runtimes.errors import runtime_message
+    from bench.runtimes.onnx import CPU, create_session, tensor_infos
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    try:
-        session = ort.InferenceSession(data if in_zip else str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    try:  # a plain .onnx by path, so external-data files beside it resolve
+        session = create_session(data if in_zip else str(path), [CPU])
     except Exception as exc:  # ONNX Runtime's own exception classes
-        message = ort_message(exc)
+        message = runtime_message(exc)
         fix = f"set model.ir_version to at most {_max_ir(message)} before saving (or export with an older opset)" if "IR version" in message else "export with an opset and operators ONNX Runtime supports"
         report.add("session", FAIL, f"ONNX Runtime {ort.__version__} cannot load it: {message}", fix)
         return _skip_rest(report)
-    spec = check_io(report, session.get_inputs(), session.get_outputs(), modality)
-    if spec is None or not check_runs(report, session, spec):
+    spec = check_io(report, tensor_infos(session.get_inputs()), tensor_infos(session.get_outputs()), modality)
+    if spec is not None:
+        spec = check_runs(report, session, spec)
+    if spec is None:
         return _skip_rest(report)
-    report.info.update(modality=spec["modality"], height=spec["height"], width=spec["width"], frames=spec["frames"], output_width=spec["output_width"])
+    report.info.update(modality=spec.modality, height=spec.height, width=spec.width, frames=spec.frames, output_width=spec.output_width)
     check_batch_independence(report, session, spec)
     check_determinism(report, session, spec)
     check_extremes(report, session, spec)

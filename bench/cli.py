@@ -14,62 +14,41 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.config import default_config_path, load_config
-    from bench.report import metric_tables, robustness_table, throughput_table, write_results
-    from bench.scoring import run_all
+    from bench import api
 
-    path = args.config or default_config_path()
-    overrides = {
-        "model": args.model if not args.model or len(args.model) > 1 else args.model[0],
-        "datasets": args.datasets,
-        "batch_size": args.batch_size,
-        "augment_level": args.augment_level,
-        "seed": args.seed,
-        "limit": args.limit,
-        "provider": args.provider,
-        "workers": args.workers,
-        "threads": args.threads,
-        "geometry": args.geometry,
-        "interpolation": args.interpolation,
-        "frames": args.frames,
-        "frame_rule": args.frame_rule,
-        "target_fps": args.target_fps,
-        "robustness": True if args.robustness else None,
-        "fast_decode": True if args.fast_decode else None,
-        "output": args.output,
-        "progress": False if args.no_progress else None,
-        "cache": False if args.no_cache else None,
-        "cache_dir": args.cache_dir,
-    }
-    cfg = load_config(path, overrides)
-    results = run_all(cfg)
+    cfg = api.config(args.config, **config_overrides(args))
+    results = api.run(cfg)
+    results = results if isinstance(results, list) else [results]
     for result in results:
-        doc = write_results(result, result.folder)
         if len(results) > 1:
             print(f"\n## {result.folder.name}\n")
-        print(metric_tables(doc["metrics"]))
-        if doc.get("robustness"):
-            print()
-            print(robustness_table(doc["robustness"]))
-        print()
-        print(throughput_table(doc["throughput"], doc["environment"]))
-        overall = doc["metrics"]["overall"]
-        if overall["errors"]:
-            print(f"\n{overall['data_errors']} data error(s) and {overall['model_errors']} model error(s); see {result.folder / 'summary.md'}")
-        print(f"\nresults written to {result.folder}/ (results.json, records.parquet, summary.md)")
+        print_result(result)
     if len(results) > 1:
-        _compare_runs([r.folder for r in results], Path(cfg.output) / "compare" if cfg.output else None, cfg.bootstrap)
+        from bench.results import new_folder, stamp
+
+        where = Path(cfg.output.folder) / "compare" if cfg.output.folder else new_folder(Path(cfg.output.results_dir), f"compare-{stamp()}")
+        _print_comparison(api.compare(results, bootstrap=cfg.output.bootstrap, output=where), where)
     return 0
 
 
-def _compare_runs(folders, output, n_boot: int, allow_mismatch: bool = False, top: int = 20) -> None:
-    from datetime import datetime, timezone
+def print_result(result) -> None:
+    from bench.report import metric_tables, robustness_table, throughput_table
 
-    from bench.compare import compare, compare_markdown, load_run, write_compare
+    print(metric_tables(result.metrics))
+    if result.robustness:
+        print()
+        print(robustness_table(result.robustness))
+    print()
+    print(throughput_table(result.throughput, result.environment))
+    overall = result.metrics["overall"]
+    if overall["errors"]:
+        print(f"\n{overall['data_errors']} data error(s) and {overall['model_errors']} model error(s); see {result.folder / 'summary.md'}")
+    print(f"\nresults written to {result.folder}/ (results.json, records.parquet, summary.md)")
 
-    doc = compare([load_run(f) for f in folders], allow_mismatch=allow_mismatch, n_boot=n_boot, top=top)
-    folder = Path(output or Path("results") / f"compare-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}")
-    write_compare(doc, folder)
+
+def _print_comparison(doc: dict, folder: Path) -> None:
+    from bench.compare import compare_markdown
+
     print()
     print(compare_markdown(doc))
     print(f"comparison written to {folder}/ (compare.md, compare.json)")
@@ -81,7 +60,7 @@ def _datasets(args: argparse.Namespace) -> int:
     from bench.report import table
 
     cfg = load_config(args.config or default_config_path(), {})
-    registry = Registry.load(cfg.dataset_dirs)
+    registry = Registry.load(cfg.data.dataset_dirs)
     rows = [[s.name, s.modality, s.media_type, s.source["type"], s.location, s.max_samples, s.weight] for s in registry.specs.values()]
     print(table(["name", "modality", "media_type", "source", "location", "max_samples", "weight"], rows))
     return 0
@@ -93,7 +72,7 @@ def _datasets_import(args: argparse.Namespace) -> int:
     from bench.config import default_config_path, load_config
     from bench.data.hub import import_registry
 
-    dest = Path(args.output) if args.output else Path(load_config(args.config or default_config_path(), {}).dataset_dirs[0]) / Path(args.file).name
+    dest = Path(args.output) if args.output else Path(load_config(args.config or default_config_path(), {}).data.dataset_dirs[0]) / Path(args.file).name
     report = import_registry(args.file, dest, args.cache_dir)
     print(report.text())
     return 0 if report.imported else 1
@@ -104,7 +83,7 @@ def _datasets_pull(args: argparse.Namespace) -> int:
     from bench.data.hub import pull, pull_report, select_hub_specs
     from bench.data.registry import Registry
 
-    dirs = args.registry or load_config(args.config or default_config_path(), {}).dataset_dirs
+    dirs = args.registry or load_config(args.config or default_config_path(), {}).data.dataset_dirs
     specs = select_hub_specs(Registry.load(dirs), args.names, args.all)
     results = pull(specs, cache_dir=args.cache_dir, per_dataset=args.per_dataset, seed=args.seed, progress=not args.no_progress)
     print(pull_report(results))
@@ -170,8 +149,71 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    _compare_runs(args.runs, args.output, args.bootstrap, args.allow_mismatch, args.top)
+    from bench import api
+    from bench.results import new_folder, stamp
+
+    folder = Path(args.output) if args.output else None
+    doc = api.compare(args.runs, allow_mismatch=args.allow_mismatch, bootstrap=args.bootstrap, top=args.top)
+    folder = folder or new_folder(Path("results"), f"compare-{stamp()}")
+    from bench.compare import write_compare
+
+    write_compare(doc, folder)
+    _print_comparison(doc, folder)
     return 0
+
+
+def _flag_kwargs(key) -> dict:
+    """argparse options for one config key, from its type and metadata."""
+    import typing
+
+    from bench.config import _is_optional
+
+    _, tp = _is_optional(key.type)
+    kwargs: dict = {"dest": key.name, "default": None, "help": key.meta["help"]}
+    if key.meta["metavar"]:
+        kwargs["metavar"] = key.meta["metavar"]
+    if tp is bool:
+        return kwargs | {"action": "store_const", "const": not key.default}
+    if typing.get_origin(tp) is typing.Literal:
+        choices = typing.get_args(tp)
+        return kwargs | {"type": type(choices[0]), "choices": choices}
+    if typing.get_origin(tp) is list:
+        return kwargs | ({"action": "append"} if key.name == "model" else {"nargs": "+"})
+    return kwargs | {"type": tp}
+
+
+def config_flags() -> list:
+    """The config keys that are command-line flags of ``bench run``, in declaration order."""
+    from bench.config import keys
+
+    return [k for k in keys().values() if k.meta["cli"]]
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    for key in config_flags():
+        kwargs = _flag_kwargs(key)
+        if key.default not in (None, [], False, True):
+            kwargs["help"] += f" (default: {key.default})"
+        parser.add_argument(key.flag, **kwargs)
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    return {k.name: getattr(args, k.name) for k in config_flags() if getattr(args, k.name) is not None}
+
+
+def flag_reference() -> str:
+    """The README's list of ``bench run`` flags (tests hold the README to it)."""
+    lines = ["| flag | config key | what it does |", "|---|---|---|"]
+    for key in config_flags():
+        kwargs = _flag_kwargs(key)
+        value = ""
+        if "choices" in kwargs:
+            value = " " + "\\|".join(map(str, kwargs["choices"]))
+        elif kwargs.get("action") != "store_const":
+            value = " " + (key.meta["metavar"] or key.name.upper()) + (" ..." if key.name in ("model", "datasets") else "")
+        default = f" (default: {key.default})" if key.default not in (None, [], False, True) else ""
+        lines.append(f"| `{key.flag}{value}` | `{key.section + '.' if key.section else ''}{key.field}` | {key.meta['help']}{default} |")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,27 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="score a model on datasets; writes results/<run>/")
-    run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml)")
-    run.add_argument("--model", action="append", help="an .onnx file or an image_detector.zip; repeat to compare several on the same samples")
-    run.add_argument("--datasets", nargs="+", metavar="NAME", help="dataset names from the registry (see `bench datasets`)")
-    run.add_argument("--batch-size", type=int)
-    run.add_argument("--augment-level", type=int, choices=[0, 1, 2, 3])
-    run.add_argument("--seed", type=int)
-    run.add_argument("--limit", type=int, help="at most N samples per dataset")
-    run.add_argument("--provider", choices=["auto", "cpu", "cuda"])
-    run.add_argument("--workers", type=int, help="preprocessing threads (default: the machine's cores, at most 8)")
-    run.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice)")
-    run.add_argument("--geometry", choices=["crop-resize", "resize-crop"])
-    run.add_argument("--interpolation", choices=["nearest", "linear", "area", "cubic", "lanczos"])
-    run.add_argument("--frames", type=int, help="video: frames per clip when the model's frames axis is dynamic (default 16, cap 64)")
-    run.add_argument("--frame-rule", choices=["first", "fps", "uniform"], help="video: which frames to take (default first)")
-    run.add_argument("--target-fps", type=float, help="video: frame rate for --frame-rule fps")
-    run.add_argument("--fast-decode", action="store_true", help="decode JPEGs at reduced DCT scale (never below the model size): faster, slightly different pixels; recorded in the results")
-    run.add_argument("--robustness", action="store_true", help="also score every sample after the redistribution chain; report robust and blended scores")
-    run.add_argument("--output", help="result folder (default: results/<model>-<modality>-<timestamp>)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("--no-cache", action="store_true", help="decode everything; neither read nor write the sample cache")
-    run.add_argument("--cache-dir", help="sample cache folder (default: ~/.cache/bench/samples)")
+    run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml; none when --model is given)")
+    add_config_flags(run)
     run.set_defaults(func=_run)
 
     check = sub.add_parser("check", help="check a model against the contract (exit 1 when a rule fails)")

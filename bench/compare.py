@@ -24,7 +24,7 @@ from bench.metrics import Scored, bootstrap_ci, compute
 
 KEY = ["dataset", "sample_id"]
 HIGHER_IS_BETTER = {"accuracy": True, "mcc": True, "sn34": True, "brier": False}
-SAME_PREPROCESSING = ("geometry", "interpolation", "augmentation", "seed", "frame_rule", "frames", "target_fps")
+SAME_PREPROCESSING = ("geometry", "interpolation", "augmentation", "seed", "fast_decode", "frame_rule", "frames", "target_fps")
 
 
 @dataclass
@@ -157,6 +157,8 @@ def compare(runs: list[LoadedRun], allow_mismatch: bool = False, n_boot: int = 1
     for run, df in zip(runs, aligned):
         s = _scored(df)
         metrics = compute(s) | {"n": int(len(df)), "ci": bootstrap_ci(s, n_boot, seed)}
+        if run.results["model"].get("output_width") != 3:  # no 3-class decision: as the run itself reports
+            metrics["accuracy_3class"] = None
         tp = run.results.get("throughput", {})
         out["runs"].append({"name": run.name, "folder": str(run.folder), "sha256": run.results["model"].get("sha256"), "metrics": metrics,
                             "samples_per_s": tp.get("samples_per_s"), "model_only_samples_per_s": tp.get("model_only_samples_per_s")})
@@ -236,7 +238,7 @@ def _interval(ci) -> str:
 
 
 def write_compare(doc: dict, folder: Path) -> None:
-    from bench.report import write_text
+    from bench.results import write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "compare.json", json.dumps(doc, indent=2, default=float) + "\n")

@@ -1,7 +1,14 @@
-"""The typed run config. One precedence: command line > config file > defaults.
+"""The typed run config, in sections, with one precedence: command line > config file > defaults.
+
+Every field carries its metadata (help text, flag, the check its value must pass), so the
+command-line flags, the config keys, the defaults, the help text and the README's flag list all
+come from here and cannot drift. Each field has one flat key (``batch_size``, ``cache_dir``),
+unique across sections: a YAML file may give keys flat (as round-1 files do) or by section
+(``runtime: {batch_size: 32}``). Allowed values are ``Literal`` types; validation reads them.
 
 Relative paths inside a YAML file are resolved against that file's folder, so a config works
-from any working directory; paths given on the command line are relative to the working directory.
+from any working directory; paths given on the command line or as overrides are relative to the
+working directory. Loading a config imports no media library.
 """
 
 from __future__ import annotations
@@ -9,107 +16,235 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-from bench.data.video import FRAME_RULES
 from bench.errors import BenchError
-from bench.transforms import AUGMENT_LEVELS, GEOMETRIES, INTERPOLATIONS
 
-PROVIDERS = ("auto", "cpu", "cuda")
-PATH_KEYS = ("model", "dataset_dirs", "augment_pipeline", "results_dir", "output", "cache_dir")
+Provider = Literal["auto", "cpu", "cuda"]
+Geometry = Literal["crop-resize", "resize-crop"]
+Interpolation = Literal["nearest", "linear", "area", "cubic", "lanczos"]
+FrameRuleName = Literal["first", "fps", "uniform"]
+AugmentLevel = Literal[0, 1, 2, 3]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_REGISTRY = PROJECT_ROOT / "configs" / "datasets"
 
 
-@dataclass
+def opt(default: Any = None, help: str = "", *, key: str | None = None, flag: str | None = None, cli: bool = True,
+        check: str | None = None, path: bool = False, metavar: str | None = None, factory=None) -> Any:
+    """A config field with its metadata. ``key``: its flat name (default: the field name);
+    ``flag``: its command-line flag (default ``--key``; ``--no-key`` for a switch that is on by
+    default); ``check``: ``positive``, ``non_negative`` or ``fraction``; ``path``: resolved
+    against the file (or working directory) it came from."""
+    meta = {"help": help, "key": key, "flag": flag, "cli": cli, "check": check, "path": path, "metavar": metavar}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    datasets: list[str] = opt(factory=list, help="dataset names from the registry (see `bench datasets`)", metavar="NAME")
+    dataset_dirs: list[str] = opt(factory=list, help="folders of dataset registry YAML files (default: the bundled registry)", path=True, metavar="DIR", cli=False)
+    limit: int | None = opt(None, "at most N samples per dataset", check="positive", metavar="N")
+
+
+@dataclass(frozen=True)
+class PreprocessingConfig:
+    geometry: Geometry = opt("crop-resize", "shortest-edge route: crop-resize (the leaderboard's) or resize-crop (the guide's two steps)")
+    interpolation: Interpolation = opt("linear", "resize interpolation")
+    fast_decode: bool = opt(False, "decode JPEGs at reduced DCT scale (never below the model size): faster, slightly different pixels; recorded in the results")
+    augment_level: AugmentLevel = opt(0, "0 none (scoring), 1 flips, 2 + mild colour, 3 + noise and blur")
+    augment_pipeline: str | None = opt(None, "a saved albumentations pipeline (.json or .yaml) instead of a level", path=True, metavar="FILE")
+    seed: int = opt(0, "run seed: per-sample augmentation seeds derive from it and the sample id", metavar="S")
+    frames: int = opt(16, "video: frames per clip when the model's frames axis is dynamic (cap 64)", check="positive", metavar="T")
+    frame_rule: FrameRuleName = opt("first", "video: which frames to take: the first T, every round(fps / target_fps)-th, or spread over the clip")
+    target_fps: float | None = opt(None, "video: frame rate for --frame-rule fps", metavar="F")
+    robustness: bool = opt(False, "also score every sample after the redistribution chain; report robust and blended scores")
+    robust_weight: float = opt(0.2, "blended = (1 - w) * base + w * robust", check="fraction", cli=False)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    provider: Provider = opt("auto", "auto: CUDA when it really initialises, else CPU; cpu; cuda (an error when CUDA does not run)")
+    batch_size: int = opt(16, "samples per batch", check="positive", metavar="N")
+    workers: int = opt(0, "preprocessing threads (0: the machine's cores, at most 8)", check="non_negative", metavar="N")
+    threads: int = opt(0, "ONNX Runtime intra-op threads (0: ONNX Runtime's choice)", check="non_negative", metavar="N")
+    warmup: int = opt(3, "untimed warm-up batches before scoring", check="non_negative", cli=False)
+    prefetch: int = opt(2, "batches prepared ahead of the model", check="non_negative", cli=False)
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    enabled: bool = opt(True, "decode everything; neither read nor write the sample cache", key="cache", flag="--no-cache")
+    dir: str | None = opt(None, "sample cache folder (default: ~/.cache/bench/samples)", key="cache_dir", path=True, metavar="DIR")
+    max_gb: float = opt(20.0, "sample cache size cap in GB (least recently used evicted)", key="cache_max_gb", check="positive", cli=False)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    folder: str | None = opt(None, "result folder (default: results/<model>-<modality>-<timestamp>)", key="output", path=True, metavar="DIR")
+    results_dir: str = opt("results", "where run folders go when --output is not given", path=True, cli=False)
+    progress: bool = opt(True, "no progress bar", flag="--no-progress")
+    bootstrap: int = opt(1000, "bootstrap resamples for the 95% intervals", check="non_negative", cli=False)
+    bootstrap_seed: int = opt(0, "seed of the bootstrap resamples", cli=False)
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "preprocessing": PreprocessingConfig,
+    "runtime": RuntimeConfig,
+    "cache": CacheConfig,
+    "output": OutputConfig,
+}
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    model: str | list[str] | None = None  # one model, or several scored on the same samples
-    datasets: list[str] = field(default_factory=list)
-    dataset_dirs: list[str] = field(default_factory=list)
-    batch_size: int = 16
-    augment_level: int = 0
-    augment_pipeline: str | None = None
-    seed: int = 0
-    limit: int | None = None
-    provider: str = "auto"
-    workers: int = 0  # 0: chosen for the machine
-    threads: int = 0  # ONNX Runtime intra-op threads; 0: ONNX Runtime's default
-    geometry: str = "crop-resize"
-    interpolation: str = "linear"
-    fast_decode: bool = False  # opt-in: JPEGs decoded at reduced DCT scale (never below H x W); other pixels
-    frames: int = 16  # video: T when the model's frames axis is dynamic (capped at 64)
-    frame_rule: str = "first"  # first | fps | uniform
-    target_fps: float | None = None  # for frame_rule fps
-    warmup: int = 3
-    prefetch: int = 2
-    robustness: bool = False  # score every sample twice: as is, and after the redistribution chain
-    robust_weight: float = 0.2  # blended = (1 - w) * base + w * robust
-    bootstrap: int = 1000
-    bootstrap_seed: int = 0
-    cache: bool = True  # reuse decoded and resized pixels across runs (see bench/cache.py)
-    cache_dir: str | None = None  # default: $XDG_CACHE_HOME/bench/samples (~/.cache/bench/samples)
-    cache_max_gb: float = 20.0
-    results_dir: str = "results"
-    output: str | None = None
-    progress: bool = True
-
-    def validate(self) -> RunConfig:
-        """Check every value; raise one ``BenchError`` naming the key, the value and the fix."""
-        _positive(self, "batch_size")
-        _positive(self, "frames")
-        _non_negative(self, "warmup", "prefetch", "bootstrap", "workers", "threads")
-        if self.limit is not None:
-            _positive(self, "limit")
-        if self.model is not None and not (isinstance(self.model, str) or (isinstance(self.model, list) and all(isinstance(m, str) for m in self.model))):
-            raise BenchError(f"model must be a path or a list of paths, got {self.model!r}")
-        if not isinstance(self.robust_weight, (int, float)) or not 0 <= self.robust_weight <= 1:
-            raise BenchError(f"robust_weight must be a number between 0 and 1, got {self.robust_weight!r}")
-        if not isinstance(self.cache_max_gb, (int, float)) or self.cache_max_gb <= 0:
-            raise BenchError(f"cache_max_gb must be a positive number of gigabytes, got {self.cache_max_gb!r}")
-        if self.augment_level not in AUGMENT_LEVELS:
-            raise BenchError(f"augment_level must be one of 0, 1, 2, 3, got {self.augment_level!r}")
-        _choice(self, "provider", PROVIDERS)
-        _choice(self, "frame_rule", FRAME_RULES)
-        if self.frame_rule == "fps" and not (isinstance(self.target_fps, (int, float)) and self.target_fps > 0):
-            raise BenchError(f"frame_rule fps needs target_fps, a positive number of frames per second, got {self.target_fps!r}")
-        _choice(self, "geometry", GEOMETRIES)
-        _choice(self, "interpolation", tuple(INTERPOLATIONS))
-        if not isinstance(self.datasets, list) or not all(isinstance(d, str) for d in self.datasets):
-            raise BenchError(f"datasets must be a list of dataset names, got {self.datasets!r}")
-        return self
-
-    def model_paths(self) -> list[str]:
-        if self.model is None:
-            return []
-        return [self.model] if isinstance(self.model, str) else list(self.model)
+    model: list[str] = opt(factory=list, help="an .onnx file or an upload .zip; repeat to score several on the same samples", path=True, metavar="PATH")
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
     def resolved_workers(self) -> int:
-        return self.workers or max(1, min(8, os.cpu_count() or 1))
+        return self.runtime.workers or max(1, min(8, os.cpu_count() or 1))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-
-def _positive(cfg: RunConfig, key: str) -> None:
-    value = getattr(cfg, key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise BenchError(f"{key} must be a positive integer, got {value!r}")
+    def replace(self, **flat: Any) -> RunConfig:
+        """A copy with flat keys changed (validated)."""
+        return build(flat_values(self) | flat)
 
 
-def _non_negative(cfg: RunConfig, *keys: str) -> None:
-    for key in keys:
-        value = getattr(cfg, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise BenchError(f"{key} must be a non-negative integer, got {value!r}")
+@dataclass(frozen=True)
+class Key:
+    """One flat config key: its section (None for ``model``), field and metadata."""
+
+    name: str
+    section: str | None
+    field: str
+    type: Any
+    default: Any
+    meta: dict
+
+    @property
+    def flag(self) -> str:
+        if self.meta["flag"]:
+            return self.meta["flag"]
+        return "--" + self.name.replace("_", "-")
 
 
-def _choice(cfg: RunConfig, key: str, choices: tuple[str, ...]) -> None:
-    value = getattr(cfg, key)
-    if value not in choices:
-        raise BenchError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, vars(sys.modules[__name__]))
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def keys() -> dict[str, Key]:
+    """Every flat key, in declaration order."""
+    out: dict[str, Key] = {}
+    top = {f.name: f for f in dataclasses.fields(RunConfig)}
+    hints = _hints(RunConfig)
+    out["model"] = Key("model", None, "model", hints["model"], [], dict(top["model"].metadata))
+    for section, cls in SECTIONS.items():
+        section_hints = _hints(cls)
+        for f in dataclasses.fields(cls):
+            name = f.metadata["key"] or f.name
+            out[name] = Key(name, section, f.name, section_hints[f.name], _default(f), dict(f.metadata))
+    return out
+
+
+def flat_values(cfg: RunConfig) -> dict[str, Any]:
+    return {k.name: getattr(cfg, k.field) if k.section is None else getattr(getattr(cfg, k.section), k.field) for k in keys().values()}
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _allowed(tp: Any) -> tuple[Any, ...]:
+    return typing.get_args(tp)
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return True, args[0]
+    return False, tp
+
+
+def _check_value(key: Key, value: Any) -> None:
+    optional, tp = _is_optional(key.type)
+    if value is None:
+        if optional:
+            return
+        raise BenchError(f"{key.name} must be set, got null")
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = _allowed(tp)
+        if value not in choices or isinstance(value, bool):
+            raise BenchError(f"{key.name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    elif tp is bool:
+        if not isinstance(value, bool):
+            raise BenchError(f"{key.name} must be true or false, got {value!r}")
+    elif tp is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BenchError(f"{key.name} must be {_int_words(key)}, got {value!r}")
+    elif tp is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise BenchError(f"{key.name} must be a number, got {value!r}")
+    elif tp is str:
+        if not isinstance(value, str):
+            raise BenchError(f"{key.name} must be a string, got {value!r}")
+    elif origin is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            what = "paths" if key.meta["path"] else "names"
+            raise BenchError(f"{key.name} must be a list of {what}, got {value!r}")
+    check = key.meta["check"]
+    if check == "positive" and not value > 0:
+        raise BenchError(f"{key.name} must be {_int_words(key) if tp is int else 'a positive number'}, got {value!r}")
+    if check == "non_negative" and value < 0:
+        raise BenchError(f"{key.name} must be a non-negative integer, got {value!r}")
+    if check == "fraction" and not 0 <= value <= 1:
+        raise BenchError(f"{key.name} must be a number between 0 and 1, got {value!r}")
+
+
+def _int_words(key: Key) -> str:
+    return {"positive": "a positive integer", "non_negative": "a non-negative integer"}.get(key.meta["check"], "an integer")
+
+
+def build(flat: dict[str, Any]) -> RunConfig:
+    """A validated ``RunConfig`` from flat keys (missing keys take their defaults)."""
+    known = keys()
+    for name in flat:
+        if name not in known:
+            raise BenchError(f"unknown config key {name!r}.{suggest(name, list(known))}")
+    values = {name: flat.get(name, key.default) for name, key in known.items()}
+    if isinstance(values["model"], str):
+        values["model"] = [values["model"]]
+    for name, key in known.items():
+        _check_value(key, values[name])
+    if values["frame_rule"] == "fps" and not (isinstance(values["target_fps"], (int, float)) and values["target_fps"] > 0):
+        raise BenchError(f"frame_rule fps needs target_fps, a positive number of frames per second, got {values['target_fps']!r}")
+    sections = {s: {} for s in SECTIONS}
+    for name, key in known.items():
+        if key.section is not None:
+            sections[key.section][key.field] = values[name]
+    return RunConfig(model=list(values["model"]), **{s: SECTIONS[s](**v) for s, v in sections.items()})
+
+
+# --------------------------------------------------------------------------- files
 
 
 def suggest(name: str, known: list[str]) -> str:
@@ -138,8 +273,37 @@ def _resolve(value: Any, base: Path) -> Any:
         return None
     if isinstance(value, list):
         return [_resolve(v, base) for v in value]
-    p = Path(os.path.expanduser(str(value)))
+    if not isinstance(value, str):
+        return value  # the type check names it
+    p = Path(os.path.expanduser(value))
     return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _flatten(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A file's keys as flat keys: sections (``runtime: {batch_size: 8}``) or flat keys."""
+    known = keys()
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in SECTIONS and isinstance(value, dict):
+            fields = {k.field: k for k in known.values() if k.section == name}
+            for sub, v in value.items():
+                if sub not in fields:
+                    raise BenchError(f"unknown key {sub!r} in section {name!r} of {path}.{suggest(sub, list(fields))}")
+                flat[fields[sub].name] = v
+        elif name in known:
+            flat[name] = value
+        elif name == "name" and "datasets" in data and isinstance(data.get("datasets"), list) and data["datasets"] and isinstance(data["datasets"][0], dict):
+            raise _registry_file(path)
+        else:
+            raise BenchError(f"unknown key {name!r} in {path}.{suggest(name, list(known))}")
+    if isinstance(flat.get("datasets"), list) and any(isinstance(d, dict) for d in flat["datasets"]):
+        raise _registry_file(path)
+    return flat
+
+
+def _registry_file(path: Path) -> BenchError:
+    return BenchError(f"{path} is a dataset registry file (datasets: [{{name, media_type, source}}, ...]), not a run config; "
+                      f"put its folder in a run config's `dataset_dirs` and name its datasets under `datasets:`")
 
 
 def default_config_path() -> Path | None:
@@ -151,26 +315,21 @@ def default_config_path() -> Path | None:
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Defaults, then the file (if any), then ``overrides`` (values that are ``None`` are unset)."""
-    known = [f.name for f in dataclasses.fields(RunConfig)]
+    """Defaults, then the file (if any), then ``overrides`` (flat keys; ``None`` values are unset)."""
+    known = keys()
     values: dict[str, Any] = {}
-    base = Path.cwd()
     if path is not None:
         path = Path(path)
-        data = read_yaml(path)
         base = path.resolve().parent
-        for key, value in data.items():
-            if key not in known:
-                raise BenchError(f"unknown key {key!r} in {path}.{suggest(key, known)}")
-            values[key] = _resolve(value, base) if key in PATH_KEYS else value
-        values.setdefault("dataset_dirs", [str(base / "datasets")])
-    for key, value in (overrides or {}).items():
+        for name, value in _flatten(read_yaml(path), path).items():
+            values[name] = _resolve(value, base) if known[name].meta["path"] else value
+        if (base / "datasets").is_dir():
+            values.setdefault("dataset_dirs", [str(base / "datasets")])
+    for name, value in (overrides or {}).items():
+        if name not in known:
+            raise BenchError(f"unknown config key {name!r}.{suggest(name, list(known))}")
         if value is not None:
-            values[key] = _resolve(value, Path.cwd()) if key in PATH_KEYS else value
+            values[name] = _resolve(value, Path.cwd()) if known[name].meta["path"] else value
     if not values.get("dataset_dirs"):
-        values["dataset_dirs"] = [str(PROJECT_ROOT / "configs" / "datasets")]
-    try:
-        cfg = RunConfig(**values)
-    except TypeError as exc:
-        raise BenchError(f"bad run config: {exc}") from None
-    return cfg.validate()
+        values["dataset_dirs"] = [str(BUNDLED_REGISTRY)]
+    return build(values)

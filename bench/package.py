@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.check import CheckReport, check_model
 from bench.errors import BenchError
-from bench.report import atomic_write
+from bench.results import atomic_write
 
 MODALITIES = ("image", "video")
 

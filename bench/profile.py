@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
-from bench.runtime import CUDA, Runtime, ort_message
+from bench.runtimes import Runtime, load_runtime, warmup
+from bench.runtimes.errors import is_oom, runtime_message
 from bench.throughput import latency_ms
 
 PLATEAU = 0.03  # auto stops when a doubling gains less than 3% throughput
 AUTO_MAX = 4096
 INPUT_SETS = 4
-OOM_MARKERS = ("out of memory", "failed to allocate", "bad_alloc", "cudaerrormemoryallocation", "cuda failure 2", "std::bad_alloc", "memory allocation")
 
 
 @dataclass
@@ -79,11 +79,6 @@ def parse_batch_sizes(text: str) -> list[int] | None:
     except ValueError:
         raise BenchError(f"--batch-sizes must be 'auto' or integers like 1,2,4,8, got {text!r}") from None
     return sorted(set(sizes))
-
-
-def is_oom(message: str) -> bool:
-    low = message.lower()
-    return any(m in low for m in OOM_MARKERS)
 
 
 # --------------------------------------------------------------------------- memory
@@ -158,14 +153,26 @@ def input_sets(shape: tuple[int, ...], n: int = INPUT_SETS, seed: int = 0) -> li
     return sets
 
 
+def _on_device(runtime: Runtime) -> bool:
+    return runtime.environment.get("provider") == "CUDAExecutionProvider"
+
+
+def model_shape(runtime: Runtime, batch: int) -> tuple[int, ...]:
+    """The batch shape ``bench run`` would feed with default settings."""
+    from bench import modalities
+    from bench.config import build
+
+    return modalities.get(runtime.spec.modality).view(runtime.spec, build({"cache": False})).batch_shape(batch)
+
+
 def measure_model_only(runtime: Runtime, batch: int, cfg: ProfileConfig) -> Row:
-    shape = runtime.spec.batch_shape(batch)
+    shape = model_shape(runtime, batch)
     try:
         sets = input_sets(shape)
     except MemoryError:
         return Row(batch, "oom", f"host memory: cannot allocate input batches of shape {list(shape)}")
     times: list[float] = []
-    with PeakMemory(runtime.provider == CUDA) as memory:
+    with PeakMemory(_on_device(runtime)) as memory:
         try:
             for i in range(cfg.warmup):
                 runtime.run(sets[i % len(sets)])
@@ -177,7 +184,7 @@ def measure_model_only(runtime: Runtime, batch: int, cfg: ProfileConfig) -> Row:
                 if len(times) >= cfg.min_iters and time.perf_counter() - start >= cfg.duration:
                     break
         except Exception as exc:  # classify, record, let the sweep decide
-            message = ort_message(exc) if not isinstance(exc, MemoryError) else "host out of memory"
+            message = runtime_message(exc)
             return Row(batch, "oom" if isinstance(exc, MemoryError) or is_oom(message) else "error", message, len(times))
     return _row(batch, times, memory)
 
@@ -199,30 +206,40 @@ def _row(batch: int, times: list[float], memory: PeakMemory, **extra) -> Row:
 
 def measure_pipeline(runtime: Runtime, batch: int, cfg: ProfileConfig, run_cfg, specs) -> Row:
     """The full pipeline (decode, preprocess, batch, infer) over the data config's samples, cycled
-    until the duration and minimum batch count are met."""
+    until the duration and minimum batch count are met. A batch whose inference fails ends the
+    size with its error (out of memory classified as such), as in the model-only sweep."""
+    from contextlib import closing
+
+    from bench import executors, modalities
     from bench.data.registry import iter_samples
-    from bench.preprocess import Views
-    from bench.scoring import Job, build_preprocessor, execute
+    from bench.plan import plan_batches
+    from bench.scoring import resolve_views
     from bench.throughput import Throughput
 
-    prep = build_preprocessor(run_cfg, runtime.spec)
-    shape = runtime.spec.batch_shape(batch, prep.frame_rule.frames if prep.frame_rule else None)
+    run_cfg = run_cfg.replace(batch_size=batch, robustness=False)
+    views, jobs = resolve_views(run_cfg, modalities.get(runtime.spec.modality), [runtime])
 
     def cycle():  # the datasets, over and over, until enough batches were timed
         while True:
             for spec in specs:
-                yield from iter_samples(spec, run_cfg.limit)
+                yield from iter_samples(spec, run_cfg.data.limit)
 
     stream = _enough(cycle(), cfg.min_iters * batch, cfg.duration)
+    executor = executors.get("local", workers=run_cfg.resolved_workers(), prefetch=run_cfg.runtime.prefetch, batch_size=batch)
+    tracker = Throughput(batch)
     try:
-        runtime.warmup(shape, cfg.warmup)
-        with PeakMemory(runtime.provider == CUDA) as memory:
-            tracker = Throughput(batch)
-            execute([Job(runtime, 0, "base", tracker)], Views([prep]), stream, [shape], run_cfg, lambda *_: None)
+        warmup(runtime, views[0].batch_shape(batch), cfg.warmup)
     except BenchError as exc:
         return Row(batch, "oom" if is_oom(str(exc)) else "error", str(exc))
+    with PeakMemory(_on_device(runtime)) as memory, closing(executor.run(plan_batches([stream], batch), views, jobs)) as batches:
+        start = time.perf_counter()
+        for prepared, (inference,) in batches:
+            if inference.error is not None:
+                return Row(batch, "oom" if is_oom(inference.error) else "error", inference.error, len(tracker.inference_s))
+            tracker.add(prepared, inference.seconds)
+        tracker.wall_s = time.perf_counter() - start
     if not tracker.inference_s:
-        return Row(batch, "error", "every batch failed in inference")
+        return Row(batch, "error", "no batch ran")
     tp = tracker.to_json()
     return _row(batch, tracker.inference_s, memory, end_to_end_samples_per_s=tp["samples_per_s"], data_wait_ms_per_batch=tp["stages_ms"]["data_wait"] / max(1, len(tracker.inference_s)))
 
@@ -285,14 +302,14 @@ def _next_sizes(cfg: ProfileConfig):
 
 def sweep(cfg: ProfileConfig, progress=None) -> Profile:
     cfg.validate()
-    runtime = Runtime.load(cfg.model, cfg.provider, cfg.threads)
+    runtime = load_runtime(cfg.model, cfg.provider, cfg.threads)
     run_cfg = specs = None
     if cfg.data:
         from bench.config import load_config
         from bench.scoring import open_datasets
 
         run_cfg = load_config(cfg.data, {"model": cfg.model, "progress": False})
-        specs, _, _ = open_datasets(run_cfg, runtime.spec.modality)
+        specs = open_datasets(run_cfg, runtime.spec.modality).specs
     rows: list[Row] = []
     best = 0.0
     for b in _next_sizes(cfg):
@@ -309,7 +326,7 @@ def sweep(cfg: ProfileConfig, progress=None) -> Profile:
         best = max(best, row.samples_per_s or 0.0)
     spec = runtime.spec
     model = {"path": spec.path, "sha256": spec.sha256, "input_shape": list(spec.input_shape), "input_dtype": spec.input_dtype}
-    return Profile(cfg, runtime.environment(), model, rows, "pipeline" if cfg.data else "model-only")
+    return Profile(cfg, runtime.environment, model, rows, "pipeline" if cfg.data else "model-only")
 
 
 # --------------------------------------------------------------------------- files
@@ -331,7 +348,7 @@ def write_files(profile: Profile, folder: Path) -> list[Path]:
     import io
     import json
 
-    from bench.report import atomic_write, write_text
+    from bench.results import atomic_write, write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()

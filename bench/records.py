@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.report import FILE_MODE
+from bench.results import FILE_MODE
 
 SCHEMA = pa.schema(
     [
@@ -118,10 +118,11 @@ def _decide(logits: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray,
     return p_ai, pred.astype(np.int64), (pred != 0).astype(np.int64)
 
 
-def batch_records(batch, logits: np.ndarray | None, error: str | None, seed_for, pass_name: str = "base") -> list[dict]:
-    """One record per real sample of the batch (padding discarded); ``seed_for(ref)`` gives the
-    augmentation seed, ``pass_name`` is ``base`` or ``robust``."""
+def batch_records(batch, inference, seed_for, pass_name: str = "base") -> list[dict]:
+    """One record per real sample of the batch (padding discarded) from one job's ``Inference``;
+    ``seed_for(ref)`` gives the augmentation seed, ``pass_name`` is ``base`` or ``robust``."""
     rows = []
+    logits, error = inference.logits, inference.error
     if logits is not None:
         logits = np.asarray(logits)[: batch.size]
         p_ai, pred, pred_binary = decide(logits)

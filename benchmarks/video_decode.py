@@ -26,7 +26,7 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.data.sources import SampleRef  # noqa: E402
+from bench.data.refs import SampleRef  # noqa: E402
 from bench.data.video import FrameRule  # noqa: E402
 from bench.preprocess import Preprocessor, Views  # noqa: E402
 from bench.report import table  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 
 from bench.cache import SampleCache, source_identity
 from bench.cli import main
-from bench.data.sources import SampleRef
+from bench.data.refs import SampleRef
 from tests import models
 from tests.test_run import make_project, random_images
 
@@ -121,3 +121,22 @@ def test_video_frames_survive_the_cache(tmp_path):
     cache.put(cache.key(source_identity(ref)), np.zeros((5, 4, 4, 3), np.uint8), [0, 2, 4, 4, 4])
     pixels, frames = cache.get(cache.key(source_identity(ref)))
     assert pixels.shape == (5, 4, 4, 3) and frames == [0, 2, 4, 4, 4]
+
+
+def test_size_cap_holds_across_runs(tmp_path):
+    """Each run is a new SampleCache over the same folder: it starts from the entries already
+    there (in their subfolders), so four runs over different images stay within the cap."""
+    probe = SampleCache(tmp_path / "probe", 10**9, {"h": 8})
+    probe.put(probe.key("probe"), np.zeros((8, 8, 3), np.uint8))
+    (one,) = [f.stat().st_size for f in (tmp_path / "probe").rglob("*.px")]
+    cap = 50 * one
+    root = tmp_path / "capped"
+    for run_index in range(4):
+        cache = SampleCache(root, cap, {"h": 8})
+        for i in range(40):
+            cache.put(cache.key(f"run{run_index}-image{i}"), np.full((8, 8, 3), i, np.uint8))
+        size = sum(f.stat().st_size for f in root.rglob("*.px"))
+        assert size <= cap + one, f"run {run_index + 1} left {size // one} entries, cap {cap // one}"
+    assert cache.get(cache.key("run3-image39")) is not None  # the newest survive
+    SampleCache(root, 20 * one, {"h": 8})  # a later run with a smaller cap trims at the start
+    assert sum(f.stat().st_size for f in root.rglob("*.px")) <= 20 * one

@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import binomtest
 
 from bench.cli import main
-from bench.compare import compare, load_run, mcnemar_exact, paired_bootstrap
+from bench.compare import compare, compare_markdown, load_run, mcnemar_exact, paired_bootstrap
 from bench.metrics import Scored
 from tests import models
 from tests.test_run import make_project, random_images
@@ -88,7 +88,7 @@ def test_same_model_twice_is_no_difference(planted):
     assert doc["runs"][0]["name"] != doc["runs"][1]["name"]  # same model, told apart by folder
 
 
-@pytest.mark.parametrize("flag,words", [(["--seed", "5"], "seed"), (["--geometry", "resize-crop"], "geometry"), (["--augment-level", "1"], "augmentation")])
+@pytest.mark.parametrize("flag,words", [(["--seed", "5"], "seed"), (["--geometry", "resize-crop"], "geometry"), (["--augment-level", "1"], "augmentation"), (["--fast-decode"], "fast_decode")])
 def test_different_preprocessing_is_refused(planted, tmp_path, capsys, flag, words):
     other = tmp_path / "other"
     assert main(["run", str(planted["cfg"]), "--output", str(other), "--no-progress", *flag]) == 0
@@ -130,3 +130,18 @@ def test_runs_with_the_robustness_pass_compare_on_the_base_pass(planted, tmp_pat
     doc = compare([load_run(planted["A"]), load_run(robust)], n_boot=100)
     assert doc["samples"] == 80
     assert all(m["delta"] == 0 for m in doc["paired"][0]["metrics"].values())  # same model, same base pass
+
+
+@pytest.mark.parametrize("width", [1, 2])
+def test_accuracy_3class_is_none_for_models_without_three_logits(planted, tmp_path, width):
+    model = models.save(models.linear_logits(width), tmp_path / f"narrow{width}.onnx")
+    narrow = tmp_path / "narrow"
+    assert main(["run", str(planted["cfg"]), "--model", str(model), "--output", str(narrow), "--no-progress"]) == 0
+    assert json.loads((narrow / "results.json").read_text())["metrics"]["overall"]["accuracy_3class"] is None
+    doc = compare([load_run(planted["A"]), load_run(narrow)], n_boot=50)
+    assert doc["runs"][0]["metrics"]["accuracy_3class"] is not None
+    assert doc["runs"][1]["metrics"]["accuracy_3class"] is None
+    heads = ["model", "n", "accuracy", "accuracy_3class"]
+    row = next(line for line in compare_markdown(doc).splitlines() if line.startswith(f"| narrow{width} "))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[heads.index("accuracy_3class")] == "-"

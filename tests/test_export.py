@@ -141,7 +141,7 @@ def test_image_passes_contract_check(exported_image):
     check_model = check_model_or_skip()
     _, path = exported_image
     report = check_model(str(path), modality="image", batch_size=2)
-    assert report.ok, [(f.rule, f.status, f.message) for f in report.findings if f.status == "fail"]
+    assert report.ok, [(f.rule, f.verdict, f.message) for f in report.findings if f.verdict == "fail"]
 
 
 def test_wrapper_divides_by_255_and_normalises(tmp_path):
@@ -197,7 +197,7 @@ def test_video_passes_contract_check(exported_video):
     check_model = check_model_or_skip()
     _, path = exported_video
     report = check_model(str(path), modality="video", batch_size=2)
-    assert report.ok, [(f.rule, f.status, f.message) for f in report.findings if f.status == "fail"]
+    assert report.ok, [(f.rule, f.verdict, f.message) for f in report.findings if f.verdict == "fail"]
 
 
 def test_video_wrapper_normalises_and_pools_over_time():
@@ -261,6 +261,15 @@ def test_verify_reports_a_mismatch(exported_image):
     assert "MISMATCH" in report.summary()
     with pytest.raises(ExportVerificationError, match="MISMATCH"):
         verify(other, path, "image", batch_sizes=(2,), check=False)
+
+
+def test_verify_refuses_a_graph_that_breaks_the_contract(tmp_path):
+    """The same rules as `bench run`: a float16 input is refused before anything is compared."""
+    from tests import models
+
+    path = models.save(models.channel_means(SIZE, SIZE, dtype=onnx.TensorProto.FLOAT16), tmp_path / "f16.onnx")
+    with pytest.raises(ExportVerificationError, match="float16"):
+        verify(ChannelMean(), path, "image", check=False)
 
 
 def test_backbone_without_head_must_give_3_logits(tmp_path):

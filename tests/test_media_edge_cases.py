@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from bench.cli import main
 from bench.data.decode import DataError, decode_image, read_bytes
-from bench.data.sources import SampleRef
+from bench.data.refs import SampleRef
 from bench.preprocess import Preprocessor, Views
 from bench.transforms import Augmenter
 from tests import models

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,8 @@ from PIL import Image
 
 from bench.cli import main
 from bench.data.decode import decode_image
+from bench.data.refs import detect_bytes_column
 from bench.data.registry import DatasetSpec, Registry, count_samples, iter_samples, parse_registry_file
-from bench.data.sources import detect_bytes_column
 from bench.errors import BenchError
 from tests import models
 
@@ -583,3 +585,23 @@ def test_hf_single_saved_dataset_refuses_another_split(tmp_path, hf_cache):
     with pytest.raises(BenchError, match="'test' split, not 'validation'"):
         ids(spec({"type": "huggingface", "path": tmp_path / "saved", "split": "validation"}))
     assert ids(spec({"type": "huggingface", "path": tmp_path / "saved", "split": "test"})) == ["test#0", "test#1"]
+
+
+def python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_sources_does_not_import_the_hub_package():
+    done = python("import bench.data.sources, sys; assert 'bench.data.hub' not in sys.modules")
+    assert done.returncode == 0, done.stderr
+
+
+def test_hub_imports_first_without_a_cycle_and_without_sources():
+    done = python("import bench.data.hub, sys; assert 'bench.data.sources' not in sys.modules; import bench.data.sources")
+    assert done.returncode == 0, done.stderr
+
+
+def test_refs_imports_nothing_of_bench_but_errors():
+    done = python("import bench.data.refs, sys; print(sorted(m for m in sys.modules if m.startswith('bench')))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(["bench", "bench.data", "bench.data.refs", "bench.errors"])

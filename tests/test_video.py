@@ -14,7 +14,7 @@ import yaml
 
 from bench.cli import main
 from bench.data.decode import DataError
-from bench.data.sources import SampleRef
+from bench.data.refs import SampleRef
 from bench.data.video import FrameRule, decode_clip
 from bench.preprocess import Preprocessor, Views
 from bench.transforms import Augmenter

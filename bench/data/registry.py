@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import read_yaml, suggest
-from bench.data.sources import SOURCES, SampleRef
+from bench.data.refs import SampleRef
+from bench.data.sources import SOURCES
 from bench.errors import BenchError
 
 LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}

@@ -8,28 +8,12 @@ Sample ids are stable and unique within a dataset: the relative path for folders
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+from bench.data.refs import BYTES_COLUMN_HINTS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, SampleRef, detect_bytes_column, media_bytes
 from bench.errors import BenchError
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".ppm", ".pgm")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
-BYTES_COLUMN_HINTS = ("image", "img", "bytes", "image_bytes", "content", "data")
-
-
-@dataclass(frozen=True)
-class SampleRef:
-    """One sample to score: where its bytes are (``path``) or the bytes themselves (``data``)."""
-
-    dataset: str
-    media_type: str
-    label: int
-    sample_id: str
-    weight: float = 1.0
-    path: str | None = None
-    data: bytes | None = None
 
 
 def folder_files(root: Path, extensions: tuple[str, ...]) -> list[Path]:
@@ -74,48 +58,6 @@ def _parquet_files(path: Path) -> list[Path]:
             return files
         raise BenchError(f"no .parquet files under {path}; fix `source.path` in the dataset's YAML")
     raise BenchError(f"parquet source not found: {path}; fix `source.path` in the dataset's YAML")
-
-
-def detect_bytes_column(schema, wanted: str | None, where: str) -> str:
-    """The column holding encoded media: the named one, else the only binary (or
-    ``{bytes, path}`` struct) column, preferring common names when there are several."""
-    import pyarrow as pa
-
-    def is_media(field) -> bool:
-        t = field.type
-        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            return True
-        return pa.types.is_struct(t) and any(t.field(i).name == "bytes" for i in range(t.num_fields))
-
-    names = [f.name for f in schema]
-    if wanted:
-        if wanted not in names:
-            raise BenchError(f"column {wanted!r} not in {where}; columns: {', '.join(names)}")
-        return wanted
-    media = [f.name for f in schema if is_media(f)]
-    if len(media) == 1:
-        return media[0]
-    for hint in BYTES_COLUMN_HINTS:
-        if hint in media:
-            return hint
-    if not media:
-        raise BenchError(f"no column of encoded bytes in {where} (columns: {', '.join(names)}); store the media as binary or {{bytes, path}}")
-    raise BenchError(f"several byte columns in {where} ({', '.join(media)}); name one with `source.column`")
-
-
-def media_bytes(value) -> bytes | None:
-    """Bytes from a binary cell or a ``{bytes, path}`` cell (reading the path when bytes are empty)."""
-    if value is None:
-        return None
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, dict):
-        if value.get("bytes"):
-            return bytes(value["bytes"])
-        if value.get("path") and os.path.isfile(value["path"]):
-            with open(value["path"], "rb") as f:
-                return f.read()
-    return None
 
 
 def open_parquet(spec) -> Opened:
@@ -226,10 +168,13 @@ def _hf_media_column(features, name: str) -> str:
 
 
 def open_hub(spec) -> Opened:
-    """A Hub dataset fetched by `bench datasets pull`, read offline from its manifest (bench/data/hub/)."""
+    """A Hub dataset fetched by `bench datasets pull`, read offline from its manifest (bench/data/hub/).
+    Imported here, on first use: bench.data.hub builds on bench.data.refs, never on this module."""
     from bench.data.hub import count_pulled, iter_pulled
 
     return iter_pulled(spec), count_pulled(spec)
 
 
-SOURCES = {"folder": open_folder, "parquet": open_parquet, "huggingface": open_huggingface, "hub": open_hub}
+# source type -> how to open it; each imports what it needs (pyarrow, datasets, bench.data.hub)
+# when called, so importing this module stays cheap and free of cycles
+SOURCES: dict[str, Callable[[Any], Opened]] = {"folder": open_folder, "parquet": open_parquet, "huggingface": open_huggingface, "hub": open_hub}

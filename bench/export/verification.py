@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.contract import resolve_spec
 from bench.errors import BenchError
 from bench.export.onnx_export import DEFAULT_OPSET, export_image, export_video
+from bench.modalities import get
+from bench.runtimes.onnx import CPU, create_session, tensor_infos
 
 
 class ExportVerificationError(BenchError):
@@ -70,9 +72,8 @@ class VerifyReport:
         else:
             lines.append(f"  contract check: {'pass' if self.check_ok else 'FAIL'}")
             for f in self.check_findings:
-                status = getattr(f, "status", "?")
-                if status != "pass":
-                    lines.append(f"    [{status}] {getattr(f, 'rule', '?')}: {getattr(f, 'message', '')}")
+                if f.verdict != "pass":
+                    lines.append(f"    [{f.verdict}] {f.rule}: {f.message}")
         lines.append(f"  verdict: {'OK' if self.ok else 'FAILED'}")
         return "\n".join(lines)
 
@@ -101,41 +102,28 @@ def verify(
     differ in summation order, so the error grows with the logits' magnitude; the defaults
     are ~100x the differences seen on small CNNs (about 1e-6). Raises
     ``ExportVerificationError`` (with the report) on a mismatch or a failed contract check
-    unless ``raise_on_failure=False``.
+    unless ``raise_on_failure=False``; always when the graph's I/O breaks the contract's static
+    rules (bench/contract.py: the same answer as ``bench run``), since nothing can be compared.
     """
-    import onnxruntime as ort
-
-    if modality not in ("image", "video"):
-        raise ValueError(f"modality must be 'image' or 'video', not {modality!r}")
     path = Path(path)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    shape = list(inp.shape)
-    rank = 5 if modality == "video" else 4
-    if len(shape) != rank:
-        raise ValueError(f"{path.name} has a rank-{len(shape)} input; a {modality} model has rank {rank}")
-    h, w = shape[-2], shape[-1]
-    if not (isinstance(h, int) and isinstance(w, int)):
-        raise ValueError(f"{path.name} declares dynamic H/W {shape[-2:]}; export with fixed sizes")
-    dtype = {"tensor(uint8)": np.uint8, "tensor(float)": np.float32}.get(inp.type)
-    if dtype is None:
-        raise ValueError(f"{path.name} has input type {inp.type}; expected uint8")
-    if modality == "video":
-        t_fixed = shape[1] if isinstance(shape[1], int) else None
-        t_values: list[int | None] = [t_fixed] if t_fixed else list(frames)
-    else:
-        t_values = [None]
+    sess = create_session(str(path), [CPU])
+    try:  # the contract's rules (bench/contract.py), the same answer as `bench run` and `bench check`
+        spec = resolve_spec(str(path), "", tensor_infos(sess.get_inputs()), tensor_infos(sess.get_outputs()), modality)
+    except BenchError as exc:
+        raise ExportVerificationError(f"{path.name} breaks the bench contract: {exc}") from None
+    layout = get(spec.modality).layout
+    t_values: list[int | None] = list(frames) if "frames" in spec.sizes and spec.frames is None else [spec.frames]
 
     report = VerifyReport(path=str(path), modality=modality)
     rng = np.random.default_rng(seed)
     module.eval()
     for b in batch_sizes:
         for t in t_values:
-            x_shape = (b, t, 3, h, w) if t is not None else (b, 3, h, w)
+            x_shape = tuple(b if axis.dynamic else spec.sizes[axis.name] or t for axis in layout.axes)
             x = rng.integers(0, 256, size=x_shape, dtype=np.uint8)
             with torch.no_grad():
                 ref = module(torch.from_numpy(x)).detach().cpu().to(torch.float32).numpy()
-            got = sess.run(None, {inp.name: x.astype(dtype)})[0]
+            got = sess.run([spec.output_name], {spec.input_name: x.astype(spec.input_dtype)})[0]
             if got.shape != ref.shape:
                 diff = float("inf")
             else:
@@ -158,18 +146,12 @@ def verify(
 
 
 def _run_contract_check(report: VerifyReport, path: Path, modality: str, batch_size: int | None) -> None:
-    try:
-        from bench.check import check_model
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("bench.check",):
-            raise
-        report.check_note = "bench.check is not available in this version of bench"
-        warnings.warn("bench.check is not available: the contract check was skipped", stacklevel=3)
-        return
+    from bench.check import check_model
+
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
     result = check_model(str(path), modality=modality, **kwargs)
-    report.check_ok = bool(result.ok)
-    report.check_findings = list(getattr(result, "findings", []))
+    report.check_ok = result.ok
+    report.check_findings = list(result.findings)
 
 
 def export_and_verify(

@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
 class Runtime(Protocol):
     spec: ModelSpec
     environment: dict  # captured at load: provider/device that really run, library versions
+    findings: list  # the contract's findings on the model's inputs and outputs (none failing)
 
     @classmethod
     def accepts(cls, path: Path) -> bool: ...

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bench.contract import ModelSpec, TensorInfo, resolve_spec
+from bench.contract import Finding, ModelSpec, TensorInfo, io_findings, resolve_spec
 from bench.errors import BenchError
 from bench.messages import notice
 from bench.model import model_source, sha256_file
@@ -101,8 +101,9 @@ def open_session(path: str, provider: str = "auto", threads: int = 0) -> ort.Inf
 class OnnxRuntime:
     """A loaded ONNX model: its spec, the session, and the provider that really runs it."""
 
-    def __init__(self, spec: ModelSpec, session: ort.InferenceSession, threads: int):
+    def __init__(self, spec: ModelSpec, session: ort.InferenceSession, threads: int, findings: list[Finding]):
         self.spec = spec
+        self.findings = findings
         self.session = session
         self.provider = session.get_providers()[0]
         self.threads = threads
@@ -125,8 +126,9 @@ class OnnxRuntime:
     @classmethod
     def load(cls, path: str, provider: str = "auto", threads: int = 0, modality: str | None = None) -> OnnxRuntime:
         session = open_session(path, provider, threads)
-        spec = resolve_spec(str(Path(path).resolve()), sha256_file(Path(path)), tensor_infos(session.get_inputs()), tensor_infos(session.get_outputs()), modality)
-        return cls(spec, session, threads)
+        inputs, outputs = tensor_infos(session.get_inputs()), tensor_infos(session.get_outputs())
+        spec = resolve_spec(str(Path(path).resolve()), sha256_file(Path(path)), inputs, outputs, modality)
+        return cls(spec, session, threads, io_findings(inputs, outputs, spec.modality))
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Logits for one batch (uint8 buffer, cast when the graph declares another dtype).

@@ -14,7 +14,7 @@ from bench.data.hub.choose import seeded_rng
 from bench.data.hub.failures import FileError, exc_reason
 from bench.data.hub.fetch import CHUNK, safe_relpath
 from bench.data.hub.registry_format import HubEntry, media_extensions
-from bench.data.sources import detect_bytes_column
+from bench.data.refs import detect_bytes_column
 from bench.errors import BenchError
 
 MAX_MEMBER_BYTES = 8 << 30  # archive members larger than this are not extracted

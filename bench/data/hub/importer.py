@@ -76,7 +76,7 @@ def import_registry(src_yaml: str | os.PathLike, dest_yaml: str | os.PathLike, c
     ``source: {type: hub, ...}`` entry per importable dataset. Entries whose source cannot be
     pulled (format, non-Hub source) are reported, not written. Names already declared by other
     registry files in ``dest_yaml``'s folder are skipped (bench refuses duplicates)."""
-    from bench.report import atomic_write  # here: bench.report imports pandas
+    from bench.results import atomic_write  # here: bench.results imports pandas
 
     src, dest = Path(src_yaml), Path(dest_yaml)
     cache = Path(cache_dir).expanduser().resolve() if cache_dir else default_hub_cache_dir()

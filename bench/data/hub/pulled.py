@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.data.hub.layout import cache_root_of, dataset_dir
 from bench.data.hub.registry_format import HubEntry
-from bench.data.sources import SampleRef, media_bytes
+from bench.data.refs import SampleRef, media_bytes
 from bench.errors import BenchError
 
 MANIFEST_FORMAT = 1
@@ -20,7 +20,7 @@ MANIFEST_FORMAT = 1
 def write_manifest(base: Path, entry: HubEntry, formats: list[str], seed: int, per_dataset: int | None,
                    files: list[dict], samples: list[dict], warnings: list[str]) -> None:
     """``<base>/manifest.json``: what was pulled (files, samples) and how it was chosen."""
-    from bench.report import atomic_write  # here: bench.report imports pandas
+    from bench.results import atomic_write  # here: bench.results imports pandas
 
     manifest = {
         "format": MANIFEST_FORMAT,

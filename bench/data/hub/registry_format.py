@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bench.data.hub.layout import cache_root_of
-from bench.data.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from bench.data.refs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from bench.errors import BenchError
 
 MODALITIES = ("image", "video")

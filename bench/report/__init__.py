@@ -1,0 +1,91 @@
+"""Rendering: the tables a person reads, from a result's documents. Computes nothing."""
+
+from __future__ import annotations
+
+import math
+
+METRIC_COLUMNS = ("n", "errors", "accuracy", "accuracy_3class", "mcc", "brier", "cross_entropy", "sn34")
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table that also reads well as plain text."""
+    cells = [[fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda values: "| " + " | ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))) + " |"  # noqa: E731
+    sep = "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(headers), sep, *(line(r) for r in cells)])
+
+
+def metric_tables(metrics: dict) -> str:
+    overall = metrics["overall"]
+    ci = overall.get("ci") or {}
+    heads = ["group", *METRIC_COLUMNS]
+    rows = [["overall", *(overall.get(k) for k in METRIC_COLUMNS)]]
+    rows += [[f"dataset {d['dataset']}", *(d.get(k) for k in METRIC_COLUMNS)] for d in metrics["per_dataset"]]
+    rows += [[f"media {m['media_type']}", *(m.get(k) for k in METRIC_COLUMNS)] for m in metrics["per_media_type"]]
+    parts = [table(heads, rows)]
+    if ci:
+        parts.append("95% bootstrap intervals: " + ", ".join(f"{k} [{fmt(v[0])}, {fmt(v[1])}]" for k, v in ci.items() if v))
+    if metrics.get("confusion"):
+        labels = metrics["confusion"]["labels"]
+        matrix = metrics["confusion"]["matrix"]
+        parts.append("Confusion (rows: true, columns: predicted)\n\n" + table(["true \\ pred", *labels], [[lab, *(int(x) if float(x).is_integer() else x for x in row)] for lab, row in zip(labels, matrix)]))
+    return "\n\n".join(parts)
+
+
+def robustness_table(robustness: dict | None) -> str:
+    if not robustness:
+        return ""
+    w = robustness["weight"]
+    rows = [["overall", robustness["sn34_base"], robustness["sn34_robust"], robustness["sn34_blended"], robustness["degradation"]["mean"], robustness["degradation"]["p95"]]]
+    rows += [[f"dataset {d['dataset']}", d["sn34_base"], d["sn34_robust"], d["sn34_blended"], d["degradation"]["mean"], d["degradation"]["p95"]] for d in robustness["per_dataset"]]
+    heads = ["robustness", "sn34 base", "sn34 robust", f"sn34 blended ({1 - w:g} base + {w:g} robust)", "p(true) drop mean", "p(true) drop p95"]
+    return table(heads, rows)
+
+
+def throughput_table(tp: dict, environment: dict) -> str:
+    lat = tp["latency_ms"]
+    st = tp["stages_ms"]
+    rows = [
+        ["provider", environment["provider"]],
+        ["device", environment["device"]],
+        ["batch size", tp["batch_size"]],
+        ["workers", tp.get("workers")],
+        ["cache hits / misses", _cache_cell(tp.get("cache"))],
+        ["samples", tp["samples"]],
+        ["end-to-end samples/s", tp["samples_per_s"]],
+        *([["shared wall clock samples/s (all models)", tp["shared_samples_per_s"]]] if tp.get("models", 1) > 1 else []),
+        ["model-only samples/s", tp["model_only_samples_per_s"]],
+        ["batch latency p50 / p90 / p95 / p99 ms", " / ".join(fmt(lat[k], 2) for k in ("p50", "p90", "p95", "p99"))],
+        ["per-sample model ms", tp["per_sample_ms"]],
+        ["decode ms (all workers)", st["decode"]],
+        ["preprocess ms (all workers)", st["preprocess"]],
+        ["waiting for data ms", st["data_wait"]],
+        ["inference ms", st["inference"]],
+    ]
+    return table(["throughput", "value"], rows)
+
+
+def _cache_cell(cache: dict | None) -> str:
+    if not cache or not cache.get("enabled"):
+        return "off"
+    rebuilt = f", {cache['rebuilt']} rebuilt" if cache.get("rebuilt") else ""
+    return f"{cache['hits']} / {cache['misses']}{rebuilt}"
+
+

@@ -1,0 +1,46 @@
+"""summary.md: the tables of one run, and its errors, from its results document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.report import metric_tables, robustness_table, table, throughput_table
+
+
+def error_table(records: pd.DataFrame, limit: int = 20) -> str:
+    bad = records[records["status"] != "ok"]
+    if bad.empty:
+        return ""
+    rows = [[r.status, r.dataset, r.sample_id, r.error_stage, r.error] for r in bad.head(limit).itertuples()]
+    more = f"\n\n... and {len(bad) - limit} more in records.parquet" if len(bad) > limit else ""
+    return table(["status", "dataset", "sample", "stage", "reason"], rows) + more
+
+
+def summary_markdown(doc: dict, records: pd.DataFrame) -> str:
+    model = doc["model"]
+    pre = doc["preprocessing"]
+    env = doc["environment"]
+    runtime = env.get("runtime", "onnxruntime")
+    lines = [
+        f"# {Path(model['path']).name} ({model['modality']})",
+        "",
+        f"- model sha256 `{model['sha256'][:16]}`, input {model['input_shape']} {model['input_dtype']}, {model['output_width']} logits",
+        f"- preprocessing: {pre['geometry']} to {pre['height']}x{pre['width']}, {pre['interpolation']} interpolation, augmentation {pre['augmentation']}, seed {pre['seed']}",
+        f"- environment: {env['provider']} on {env['device']}, {runtime} {env.get(runtime, '')}".rstrip(),
+        "",
+        "## Metrics",
+        "",
+        metric_tables(doc["metrics"]),
+        "",
+        *(["## Robustness (redistribution chain)", "", robustness_table(doc.get("robustness")), ""] if doc.get("robustness") else []),
+        "## Throughput",
+        "",
+        throughput_table(doc["throughput"], doc["environment"]),
+        "",
+    ]
+    errors = error_table(records)
+    if errors:
+        lines += ["## Errors", "", errors, ""]
+    return "\n".join(lines)

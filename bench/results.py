@@ -1,0 +1,163 @@
+"""Result folders and what is written into them: folders created exclusively (a clash takes the
+next free suffix, so concurrent runs never share one), every file written atomically (temporary
+file, then rename), and ``ModelResult``, the one typed result of scoring a model."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA_VERSION = 2
+
+
+def _file_mode() -> int:
+    """0o666 less the process umask: what ``open(path, "w")`` would give (mkstemp gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, FILE_MODE)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: Path, doc: dict) -> None:
+    write_text(path, json.dumps(_clean(doc), indent=2, default=str) + "\n")
+
+
+def _clean(value):
+    """JSON without NaN/inf (``null`` instead)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def new_folder(parent: Path, name: str) -> Path:
+    """Create ``parent/name`` exclusively; when it exists, ``name-2``, ``name-3``, ... The
+    creation itself is the test, so two processes can never get the same folder."""
+    parent.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        folder = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+
+
+def run_folders(results_dir: str, output: str | None, model_paths: list[str], modality: str) -> list[Path]:
+    """One folder per model: ``output`` itself for one model (created if needed), else
+    ``output/<model>`` for several; without ``output``, ``results_dir/<model>-<modality>-<time>``."""
+    stems = [Path(p).stem for p in model_paths]
+    if output and len(model_paths) == 1:
+        folder = Path(output)
+        folder.mkdir(parents=True, exist_ok=True)
+        return [folder]
+    if output:
+        return [new_folder(Path(output), stem) for stem in stems]
+    when = stamp()
+    return [new_folder(Path(results_dir), f"{stem}-{modality}-{when}") for stem in stems]
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model's run: what ran (model, environment, resolved config and preprocessing, the
+    datasets), what it scored (metrics, robustness), how fast (throughput), and where its files
+    are (``folder``: records.parquet, results.json, summary.md)."""
+
+    model: dict
+    environment: dict
+    config: dict
+    preprocessing: dict
+    datasets: list
+    metrics: dict
+    robustness: dict | None
+    throughput: dict
+    folder: Path
+    created: str
+
+    @property
+    def records(self) -> pd.DataFrame:
+        """Every record of the run, every column of records.parquet."""
+        return pd.read_parquet(self.folder / "records.parquet")
+
+    @property
+    def name(self) -> str:
+        return Path(self.model["path"]).stem
+
+    def to_json(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "created": self.created,
+            "model": self.model,
+            "environment": self.environment,
+            "config": self.config,
+            "preprocessing": self.preprocessing,
+            "datasets": self.datasets,
+            "metrics": self.metrics,
+            "robustness": self.robustness,
+            "throughput": self.throughput,
+        }
+
+    def save(self, folder: str | Path | None = None) -> Path:
+        """Write results.json and summary.md (into ``folder``, copying records.parquet there,
+        or beside the run's records). Returns the folder."""
+        from bench.report.markdown import summary_markdown
+
+        target = Path(folder) if folder is not None else self.folder
+        target.mkdir(parents=True, exist_ok=True)
+        records = self.folder / "records.parquet"
+        if target.resolve() != self.folder.resolve():
+            atomic_write(target / "records.parquet", lambda tmp: shutil.copyfile(records, tmp))
+        doc = self.to_json()
+        write_json(target / "results.json", doc)
+        errors = pd.read_parquet(records, columns=["status", "dataset", "sample_id", "error_stage", "error"])
+        write_text(target / "summary.md", summary_markdown(doc, errors))
+        return target
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ModelResult:
+        """A result from the folder ``bench run`` wrote."""
+        from bench.errors import BenchError
+
+        folder = Path(folder)
+        missing = [n for n in ("results.json", "records.parquet") if not (folder / n).is_file()]
+        if missing:
+            raise BenchError(f"{folder} is not a run folder: {', '.join(missing)} missing; give folders written by `bench run`")
+        doc = json.loads((folder / "results.json").read_text())
+        fields = ("model", "environment", "config", "preprocessing", "datasets", "metrics", "robustness", "throughput")
+        return cls(**{k: doc.get(k) for k in fields}, folder=folder, created=doc.get("created", ""))
