@@ -50,7 +50,7 @@ def check(path: str | Path, modality: str | None = None, batch_size: int = 16):
 def compare(runs: list[ModelResult | str | Path], allow_mismatch: bool = False, bootstrap: int = 1000, top: int = 20, output: str | Path | None = None) -> dict:
     """Paired comparison of runs on the same samples (the first is the baseline): results or
     their folders. Writes compare.md and compare.json into ``output`` when given."""
-    from bench.compare import compare as build, load_run, write_compare
+    from bench.comparison import compare as build, load_run, write_compare
 
     loaded = [load_run(r.folder if isinstance(r, ModelResult) else r) for r in runs]
     doc = build(loaded, allow_mismatch=allow_mismatch, n_boot=bootstrap, top=top)
@@ -61,6 +61,6 @@ def compare(runs: list[ModelResult | str | Path], allow_mismatch: bool = False, 
 
 def profile(path: str | Path, batch_sizes: list[int] | None = None, **options: Any):
     """The batch-size sweep of ``bench profile``: a ``Profile`` (``.rows``, ``.best()``)."""
-    from bench.profile import ProfileConfig, sweep
+    from bench.profiling import ProfileConfig, sweep
 
     return sweep(ProfileConfig(model=str(path), batch_sizes=batch_sizes, **options))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def print_result(result) -> None:
 
 
 def _print_comparison(doc: dict, folder: Path) -> None:
-    from bench.compare import compare_markdown
+    from bench.comparison import compare_markdown
 
     print()
     print(compare_markdown(doc))
@@ -113,7 +114,7 @@ def _profile(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from bench.profile import ProfileConfig, parse_batch_sizes, print_progress, sweep, table_rows, write_files
+    from bench.profiling import ProfileConfig, parse_batch_sizes, print_progress, sweep, table_rows, write_files
     from bench.report import table
 
     cfg = ProfileConfig(
@@ -155,7 +156,7 @@ def _compare(args: argparse.Namespace) -> int:
     folder = Path(args.output) if args.output else None
     doc = api.compare(args.runs, allow_mismatch=args.allow_mismatch, bootstrap=args.bootstrap, top=args.top)
     folder = folder or new_folder(Path("results"), f"compare-{stamp()}")
-    from bench.compare import write_compare
+    from bench.comparison import write_compare
 
     write_compare(doc, folder)
     _print_comparison(doc, folder)
@@ -282,7 +283,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stderr(logging.Handler):
+    """The ``bench`` logger's warnings and notices, one line each, on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def _log_to_stderr() -> None:
+    log = logging.getLogger("bench")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        log.addHandler(_Stderr())
+        log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
+    _log_to_stderr()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

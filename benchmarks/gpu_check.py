@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from resnet import save_resnet50  # noqa: E402
 
-from bench import profile as prof  # noqa: E402
+from bench import profiling as prof  # noqa: E402
 from bench.config import load_config  # noqa: E402
 from bench.data.registry import Registry, iter_samples  # noqa: E402
 from bench.pipeline import Pipeline  # noqa: E402

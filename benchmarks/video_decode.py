@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 
 from bench.data.refs import SampleRef  # noqa: E402
 from bench.data.video import FrameRule  # noqa: E402
-from bench.preprocess import Preprocessor, Views  # noqa: E402
+from bench.modalities.video import VideoView
+from bench.preprocess import Views  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.transforms import Augmenter, fit  # noqa: E402
 
@@ -81,7 +82,7 @@ def main() -> int:
         return 1
     paths = list(itertools.islice(itertools.cycle(sources), args.clips))
     t, size = args.frames, args.size
-    prep = Preprocessor(size, size, "crop-resize", "linear", 0, Augmenter(0), FrameRule("first", t))
+    prep = VideoView(size, size, "crop-resize", "linear", 0, Augmenter(0), frame_rule=FrameRule("first", t))
     views = Views([prep])
     with av.open(sources[0]) as c:
         per_clip = c.streams.video[0].frames
@@ -146,7 +147,7 @@ def long_clips(sources: list[str], n_frames: int, t: int, size: int, workers: in
         rows = []
         base = None
         for rule in ("first", "uniform"):
-            views = Views([Preprocessor(size, size, "crop-resize", "linear", 0, Augmenter(0), FrameRule(rule, t))])
+            views = Views([VideoView(size, size, "crop-resize", "linear", 0, Augmenter(0), frame_rule=FrameRule(rule, t))])
 
             def ours(path, views=views):
                 slot = np.empty((t, 3, size, size), np.uint8)

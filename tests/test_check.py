@@ -350,7 +350,8 @@ def test_package_then_check_and_run_the_zip(tmp_path, capsys):
         assert zf.read("image_detector.onnx") == src.read_bytes()
     assert main(["check", str(archive)]) == 0
     capsys.readouterr()
-    assert main(["run", "--model", str(archive), "--limit", "2", "--output", str(tmp_path / "run"), "--no-progress"]) == 0
+    run = ["run", "--model", str(archive), "--datasets", "sample-real", "sample-synthetic", "sample-semisynthetic", "--limit", "2"]
+    assert main([*run, "--output", str(tmp_path / "run"), "--no-progress"]) == 0
     doc = json.loads((tmp_path / "run" / "results.json").read_text())
     assert doc["metrics"]["overall"]["n"] == 6
 

@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import binomtest
 
 from bench.cli import main
-from bench.compare import compare, compare_markdown, load_run, mcnemar_exact, paired_bootstrap
+from bench.comparison import compare, compare_markdown, load_run, mcnemar_exact, paired_bootstrap
 from bench.metrics import Scored
 from tests import models
 from tests.test_run import make_project, random_images

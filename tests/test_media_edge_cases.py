@@ -19,7 +19,8 @@ from PIL import Image, ImageOps
 from bench.cli import main
 from bench.data.decode import DataError, decode_image, read_bytes
 from bench.data.refs import SampleRef
-from bench.preprocess import Preprocessor, Views
+from bench.modalities.image import ImageView
+from bench.preprocess import Views
 from bench.transforms import Augmenter
 from tests import models
 
@@ -66,7 +67,7 @@ def gradient(h: int = 96, w: int = 128) -> np.ndarray:
 
 def prep(height: int = 32, width: int = 32, geometry: str = "crop-resize"):
     """The per-sample path of a run with one view: ``prep(...)(ref, slot) -> Outcome``."""
-    views = Views([Preprocessor(height, width, geometry, "linear", 0, Augmenter(0))])
+    views = Views([ImageView(height, width, geometry, "linear", 0, Augmenter(0))])
     return lambda ref, slot: views(ref, [slot])
 
 
@@ -457,8 +458,8 @@ def test_fast_decode_never_below_target_and_close_to_full(orientation):
     fast = decode_image(data, (224, 224))
     expected = (300, 400) if orientation == 1 else (400, 300)
     assert fast.shape[:2] == expected and full.shape[:2] == (expected[0] * 4, expected[1] * 4)
-    a = Preprocessor(224, 224, "crop-resize", "linear", 0, Augmenter(0)).geometry(full).astype(int)
-    b = Preprocessor(224, 224, "crop-resize", "linear", 0, Augmenter(0)).geometry(fast).astype(int)
+    a = ImageView(224, 224, "crop-resize", "linear", 0, Augmenter(0)).geometry(full).astype(int)
+    b = ImageView(224, 224, "crop-resize", "linear", 0, Augmenter(0)).geometry(fast).astype(int)
     assert 0 < np.abs(a - b).mean() < 4  # other pixels (why it is opt-in), the same picture
 
 
@@ -470,5 +471,5 @@ def test_fast_decode_is_recorded_and_cached_apart(tmp_path):
     assert main(["run", str(cfg), "--output", str(tmp_path / "plain")]) == 0
     assert main(["run", str(cfg), "--fast-decode", "--output", str(tmp_path / "fast")]) == 0
     doc = json.loads((tmp_path / "fast" / "results.json").read_text())
-    assert doc["preprocessing"]["fast_decode"] is True and doc["config"]["fast_decode"] is True
+    assert doc["preprocessing"]["fast_decode"] is True and doc["config"]["preprocessing"]["fast_decode"] is True
     assert doc["throughput"]["cache"]["misses"] == 3  # not served the full-decode pixels

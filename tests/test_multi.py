@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bench.preprocess
+import bench.data.decode
 from bench.cli import main
 from tests import models
 from tests.test_run import make_project, random_images
@@ -17,8 +17,8 @@ from tests.test_run import make_project, random_images
 @pytest.fixture
 def count_decodes(monkeypatch):
     calls = []
-    real = bench.preprocess.decode_image
-    monkeypatch.setattr(bench.preprocess, "decode_image", lambda *a: calls.append(1) or real(*a))
+    real = bench.data.decode.decode_image
+    monkeypatch.setattr(bench.data.decode, "decode_image", lambda *a: calls.append(1) or real(*a))
     return calls
 
 
@@ -47,13 +47,14 @@ def test_models_sharing_an_input_share_a_view(tmp_path, count_decodes):
     cfg = make_project(tmp_path, {"r": ("real", random_images(5, 1))}, a, cache=False)
     assert main(["run", str(cfg), "--model", str(a), "--model", str(b), "--output", str(tmp_path / "o")]) == 0
     assert len(count_decodes) == 5
+    from bench import modalities
     from bench.config import load_config
-    from bench.runtime import Runtime
-    from bench.scoring import plan
+    from bench.runtimes import load_runtime
+    from bench.scoring import resolve_views
 
     cfg2 = load_config(cfg, {"model": [str(a), str(b)]})
-    views, jobs = plan(cfg2, [Runtime.load(str(a), "cpu"), Runtime.load(str(b), "cpu")])
-    assert len(views) == 1 and [j[0].view for j in jobs] == [0, 0]
+    views, jobs = resolve_views(cfg2, modalities.get("image"), [load_runtime(str(a), "cpu"), load_runtime(str(b), "cpu")])
+    assert len(views) == 1 and [j.view for j in jobs] == [0, 0]
 
 
 def test_robustness_pass(tmp_path, count_decodes):

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from bench import profile as prof
+from bench import profiling as prof
 from bench.cli import main
-from bench.runtime import Runtime
+from bench.runtimes.onnx import OnnxRuntime as Runtime
 from tests import models
 from tests.test_run import make_project, random_images
 

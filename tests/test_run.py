@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, matthews
 from bench.cli import main
 from bench.config import load_config
 from bench.records import decide
-from bench.scoring import run
+from bench.scoring import run_all
 from tests import models
 
 
@@ -79,7 +79,7 @@ def test_probe_sees_rgb_and_centred_crop(tmp_path, mean_model, geometry):
     for logits in rec["logits"]:
         np.testing.assert_allclose(logits, orange, atol=1e-4)
     doc = json.loads((out / "results.json").read_text())
-    assert doc["preprocessing"]["geometry"] == geometry and doc["config"]["geometry"] == geometry
+    assert doc["preprocessing"]["geometry"] == geometry and doc["config"]["preprocessing"]["geometry"] == geometry
 
 
 def test_results_files_and_metrics_equal_sklearn(tmp_path):
@@ -179,7 +179,7 @@ def test_two_and_one_logit_models_score_without_3class(tmp_path, width, capsys):
     cfg = make_project(tmp_path, {"a": ("real", random_images(6, 1)), "b": ("synthetic", random_images(6, 2))}, model)
     out = tmp_path / "out"
     assert main(["run", str(cfg), "--output", str(out)]) == 0
-    assert f"m.onnx outputs {width} logit" in capsys.readouterr().err
+    assert ("read as [real, ai] logits" if width == 2 else "read as one AI logit") in capsys.readouterr().err  # the contract's warning
     doc = json.loads((out / "results.json").read_text())
     assert doc["metrics"]["overall"]["accuracy_3class"] is None and doc["metrics"]["confusion"] is None
     rec = pd.read_parquet(out / "records.parquet")
@@ -217,8 +217,8 @@ def test_float_input_model_gets_same_pixels(tmp_path, mean_model):
 def test_cli_overrides_file_overrides_defaults(tmp_path, mean_model):
     cfg_path = make_project(tmp_path, {"a": ("real", random_images(2, 1))}, mean_model, batch_size=5, seed=3)
     cfg = load_config(cfg_path, {"batch_size": 2, "seed": None})
-    assert cfg.batch_size == 2 and cfg.seed == 3 and cfg.warmup == 3
-    assert Path(cfg.dataset_dirs[0]) == tmp_path / "registry"
+    assert cfg.runtime.batch_size == 2 and cfg.preprocessing.seed == 3 and cfg.runtime.warmup == 3
+    assert Path(cfg.data.dataset_dirs[0]) == tmp_path / "registry"
 
 
 def test_default_run_scores_the_bundled_sample(tmp_path, monkeypatch, capsys):
@@ -236,7 +236,7 @@ def test_default_run_scores_the_bundled_sample(tmp_path, monkeypatch, capsys):
 
 def test_run_returns_records_in_memory(tmp_path, mean_model):
     cfg = load_config(make_project(tmp_path, {"a": ("real", random_images(4, 1))}, mean_model), {"output": str(tmp_path / "out")})
-    result = run(cfg)
-    assert len(result.table) == 4 and result.runtime.provider == "CPUExecutionProvider"
+    [result] = run_all(cfg)
+    assert len(result.records) == 4 and result.environment["provider"] == "CPUExecutionProvider"
     assert len(pd.read_parquet(result.folder / "records.parquet")) == 4
-    assert result.throughput.samples == 4 and len(result.throughput.inference_s) == 1
+    assert result.throughput["samples"] == 4 and result.throughput["batches"] == 1

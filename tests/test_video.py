@@ -16,7 +16,8 @@ from bench.cli import main
 from bench.data.decode import DataError
 from bench.data.refs import SampleRef
 from bench.data.video import FrameRule, decode_clip
-from bench.preprocess import Preprocessor, Views
+from bench.modalities.video import VideoView
+from bench.preprocess import Views
 from bench.transforms import Augmenter
 from tests import models
 
@@ -172,7 +173,7 @@ def test_zero_decodable_frames(tmp_path):
 def test_one_augmentation_for_all_frames_of_a_clip():
     frames = np.repeat(coded_frame(3)[None], 6, axis=0)
     frames[:, :, : W // 2] //= 2  # an asymmetric picture, so flips show
-    prep = Preprocessor(32, 32, "crop-resize", "linear", 5, Augmenter(3), FrameRule("first", 6))
+    prep = VideoView(32, 32, "crop-resize", "linear", 5, Augmenter(3), frame_rule=FrameRule("first", 6))
     for seed in range(12):
         out = prep.finish(prep.geometry(frames), seed)
         assert out.shape == (6, 3, 32, 32)
@@ -272,7 +273,7 @@ def test_image_model_refuses_video_dataset(tmp_path, clip60, mean_model, capsys)
 
 
 def test_missing_clip_file_is_a_read_error(tmp_path):
-    views = Views([Preprocessor(16, 16, "crop-resize", "linear", 0, Augmenter(0), FrameRule("first", 4))])
+    views = Views([VideoView(16, 16, "crop-resize", "linear", 0, Augmenter(0), frame_rule=FrameRule("first", 4))])
     slot = np.ones((4, 3, 16, 16), np.uint8)
     outcome = views(SampleRef("d", "real", 0, "x.mp4", path=str(tmp_path / "x.mp4")), [slot])
     assert outcome.error_stage == "read" and not slot.any()
