@@ -16,9 +16,10 @@ from bench.results import ModelResult
 
 
 def config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
-    """A validated run config: defaults < the file (``configs/default.yaml`` when none is given
-    and no model is overridden) < ``overrides`` (flat keys: ``batch_size=32``, ``model=...``)."""
-    if path is None and not overrides.get("model"):
+    """A validated run config: defaults < the file (``configs/default.yaml`` when none is given:
+    the demo model on the bundled sample) < ``overrides`` (flat keys: ``batch_size=32``,
+    ``model="my.onnx"``)."""
+    if path is None:
         path = default_config_path()
     return load_config(path, overrides)
 
@@ -42,7 +43,7 @@ def _config(value: RunConfig | str | Path | None, overrides: dict[str, Any]) -> 
 
 def check(path: str | Path, modality: str | None = None, batch_size: int = 16):
     """The contract check of ``bench check``: a ``CheckReport`` (``.ok``, ``.findings``, ``.text()``)."""
-    from bench.check import check_model
+    from bench.checks import check_model
 
     return check_model(path, modality, batch_size)
 
@@ -50,7 +51,8 @@ def check(path: str | Path, modality: str | None = None, batch_size: int = 16):
 def compare(runs: list[ModelResult | str | Path], allow_mismatch: bool = False, bootstrap: int = 1000, top: int = 20, output: str | Path | None = None) -> dict:
     """Paired comparison of runs on the same samples (the first is the baseline): results or
     their folders. Writes compare.md and compare.json into ``output`` when given."""
-    from bench.comparison import compare as build, load_run, write_compare
+    from bench.comparison import compare as build
+    from bench.comparison import load_run, write_compare
 
     loaded = [load_run(r.folder if isinstance(r, ModelResult) else r) for r in runs]
     doc = build(loaded, allow_mismatch=allow_mismatch, n_boot=bootstrap, top=top)

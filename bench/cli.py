@@ -94,7 +94,7 @@ def _datasets_pull(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import json
 
-    from bench.check import check_model
+    from bench.checks import check_model
 
     report = check_model(args.model, args.modality, args.batch_size)
     print(json.dumps(report.to_json(), indent=2, default=str) if args.json else report.text())
@@ -114,7 +114,14 @@ def _profile(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from bench.profiling import ProfileConfig, parse_batch_sizes, print_progress, sweep, table_rows, write_files
+    from bench.profiling import (
+        ProfileConfig,
+        parse_batch_sizes,
+        print_progress,
+        sweep,
+        table_rows,
+        write_files,
+    )
     from bench.report import table
 
     cfg = ProfileConfig(
@@ -223,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="score a model on datasets; writes results/<run>/")
-    run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml; none when --model is given)")
+    run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml)")
     add_config_flags(run)
     run.set_defaults(func=_run)
 

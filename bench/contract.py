@@ -35,11 +35,6 @@ class Finding:
     fix: str = ""
     value: object = None
 
-    @property
-    def status(self) -> str:
-        """The old name of ``verdict`` (bench/package.py still reads it)."""
-        return self.verdict
-
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from bench.check import CheckReport, check_model
+from bench.checks import CheckReport, check_model
 from bench.errors import BenchError
 from bench.results import atomic_write
 
@@ -22,7 +22,7 @@ def package(model: str | Path, modality: str, output: str | Path = ".") -> tuple
         raise BenchError(f"package an .onnx file, got {model.name}; `bench run` and `bench check` take the zip directly")
     report = check_model(model, modality)
     if not report.ok:
-        failed = [f for f in report.findings if f.status == "fail"]
+        failed = [f for f in report.findings if f.verdict == "fail"]
         raise BenchError(f"{model.name} fails {len(failed)} contract rule(s), first: {failed[0].rule}: {failed[0].message}; run `bench check {model}` for all, fix, then package")
     if any(f.rule == "external-data" for f in report.findings):
         raise BenchError(f"{model.name} keeps tensors in external files; the upload zip holds one .onnx: re-save with onnx.save(model, path, save_as_external_data=False)")

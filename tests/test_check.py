@@ -13,7 +13,7 @@ from onnx import TensorProto as T
 from onnx import helper, numpy_helper
 
 from bench import model as model_module
-from bench.check import check_model
+from bench.checks import check_model
 from bench.cli import main
 from tests import models
 

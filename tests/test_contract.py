@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto
 
 from bench import modalities
-from bench.check import check_model
+from bench.checks import check_model
 from bench.contract import FAIL, PASS, SKIP, WARN, TensorInfo, io_findings, resolve_spec
 from bench.errors import BenchError
 from bench.modalities import Axis, Layout, Modality

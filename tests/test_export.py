@@ -1,4 +1,4 @@
-"""bench.export: PyTorch -> ONNX under the model contract, checked against PyTorch and bench.check."""
+"""bench.export: PyTorch -> ONNX under the model contract, checked against PyTorch and bench.checks."""
 
 from __future__ import annotations
 
@@ -76,16 +76,6 @@ def input_dims(path: Path) -> list:
     return [d.dim_param or d.dim_value for d in dims]
 
 
-def check_model_or_skip():
-    try:
-        from bench.check import check_model
-    except ModuleNotFoundError as exc:
-        if exc.name != "bench.check":
-            raise
-        pytest.skip("bench.check does not exist yet: contract-check assertion skipped")
-    return check_model
-
-
 @pytest.fixture(scope="module")
 def exported_image(tmp_path_factory):
     torch.manual_seed(0)
@@ -138,7 +128,8 @@ def test_image_logits_match_torch_at_batch_1_and_5(exported_image):
 
 
 def test_image_passes_contract_check(exported_image):
-    check_model = check_model_or_skip()
+    from bench.checks import check_model
+
     _, path = exported_image
     report = check_model(str(path), modality="image", batch_size=2)
     assert report.ok, [(f.rule, f.verdict, f.message) for f in report.findings if f.verdict == "fail"]
@@ -194,7 +185,8 @@ def test_video_exported_at_8_frames_matches_torch_at_8_and_16(exported_video):
 
 
 def test_video_passes_contract_check(exported_video):
-    check_model = check_model_or_skip()
+    from bench.checks import check_model
+
     _, path = exported_video
     report = check_model(str(path), modality="video", batch_size=2)
     assert report.ok, [(f.rule, f.verdict, f.message) for f in report.findings if f.verdict == "fail"]

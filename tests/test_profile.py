@@ -108,3 +108,22 @@ def test_pipeline_mode_reports_data_wait(tmp_path, model):
 def test_bad_batch_sizes_is_a_user_error(model, capsys):
     assert main(["profile", str(model), "--batch-sizes", "1,x"]) == 2
     assert "--batch-sizes" in capsys.readouterr().err
+
+
+def test_pipeline_mode_out_of_memory_is_an_oom_row(tmp_path, model, monkeypatch):
+    """An inference that runs out of memory inside the pipeline (after warm-up passed) is an
+    oom row and stops the sweep, as in the model-only sweep (it used to be an ordinary row)."""
+    cfg = make_project(tmp_path, {"a": ("real", random_images(10, 1))}, model)
+    real = Runtime.run
+    seen = {}
+
+    def run(self, batch):
+        seen[batch.shape[0]] = seen.get(batch.shape[0], 0) + 1
+        if batch.shape[0] == 4 and seen[4] > 3:  # warm-up passes, real batches do not fit
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer of size 99999999999")
+        return real(self, batch)
+
+    monkeypatch.setattr(Runtime, "run", run)
+    profile = prof.sweep(quick(model, batch_sizes=[2, 4, 8], data=str(cfg)))
+    assert [(r.batch_size, r.status) for r in profile.rows] == [(2, "ok"), (4, "oom")]
+    assert "allocate" in profile.rows[-1].error

@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bench.modalities import MAX_FRAMES
+
 DEFAULT_OPSET = 18  # the dynamo exporter's native opset; ONNX Runtime 1.20+ runs it
 MAX_IR_VERSION = 10  # what current ONNX Runtime releases (1.20 .. 1.31) load
 SINGLE_FILE_LIMIT = 2 << 30  # protobuf's hard limit for a single .onnx file
-MAX_FRAMES = 64  # the harness caps T here (SPEC section 1)
 EXAMPLE_BATCH = 2  # torch.export specialises dimensions of size 0 and 1; never trace with them
 INPUT_NAMES = {"image": "image", "video": "video"}
 OUTPUT_NAME = "logits"

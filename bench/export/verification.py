@@ -146,7 +146,7 @@ def verify(
 
 
 def _run_contract_check(report: VerifyReport, path: Path, modality: str, batch_size: int | None) -> None:
-    from bench.check import check_model
+    from bench.checks import check_model
 
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
     result = check_model(str(path), modality=modality, **kwargs)
