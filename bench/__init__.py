@@ -4,7 +4,7 @@
 import their dependencies when first called, so ``import bench`` stays light."""
 
 __version__ = "0.2.0"
-__all__ = ["run", "check", "compare", "profile", "config", "ModelResult"]
+__all__ = ["run", "check", "compare", "profile", "ModelResult"]
 
 
 def __getattr__(name: str):

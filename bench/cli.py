@@ -197,11 +197,15 @@ def config_flags() -> list:
     return [k for k in keys().values() if k.meta["cli"]]
 
 
+def _shown_default(key) -> str:
+    return "" if isinstance(key.default, bool) or key.default in (None, []) else f"{key.default}"
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for key in config_flags():
         kwargs = _flag_kwargs(key)
-        if key.default not in (None, [], False, True):
-            kwargs["help"] += f" (default: {key.default})"
+        if _shown_default(key):
+            kwargs["help"] += f" (default: {_shown_default(key)})"
         parser.add_argument(key.flag, **kwargs)
 
 
@@ -210,18 +214,30 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
 
 def flag_reference() -> str:
-    """The README's list of ``bench run`` flags (tests hold the README to it)."""
-    lines = ["| flag | config key | what it does |", "|---|---|---|"]
-    for key in config_flags():
-        kwargs = _flag_kwargs(key)
-        value = ""
-        if "choices" in kwargs:
-            value = " " + "\\|".join(map(str, kwargs["choices"]))
-        elif kwargs.get("action") != "store_const":
-            value = " " + (key.meta["metavar"] or key.name.upper()) + (" ..." if key.name in ("model", "datasets") else "")
-        default = f" (default: {key.default})" if key.default not in (None, [], False, True) else ""
-        lines.append(f"| `{key.flag}{value}` | `{key.section + '.' if key.section else ''}{key.field}` | {key.meta['help']}{default} |")
+    """The README's table of config keys and ``bench run`` flags (a test holds the README to it)."""
+    from bench.config import keys
+
+    lines = ["| flag | config key (flat / in its section) | default | what it does |", "|---|---|---|---|"]
+    for key in keys().values():
+        flag = "-"
+        if key.meta["cli"]:
+            kwargs = _flag_kwargs(key)
+            value = ""
+            if "choices" in kwargs:
+                value = " " + "\\|".join(map(str, kwargs["choices"]))
+            elif kwargs.get("action") != "store_const":
+                value = " " + (key.meta["metavar"] or key.name.upper()) + (" ..." if typing_list(key) else "")
+            flag = f"`{key.flag}{value}`"
+        where = f"`{key.section}.{key.field}`" if key.section else "-"
+        default = _shown_default(key)
+        lines.append(f"| {flag} | `{key.name}` / {where} | {f'`{default}`' if default else ''} | {key.meta['help']} |")
     return "\n".join(lines)
+
+
+def typing_list(key) -> bool:
+    import typing
+
+    return typing.get_origin(key.type) is list
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 """The GPU path, checked end to end on a host with an NVIDIA GPU (run by ``gpu_check.sh``).
 
 1. the session really runs on CUDAExecutionProvider (ONNX Runtime falls back to CPU silently);
-2. I/O binding (what ``Runtime.run`` does on CUDA) gives the same logits as a plain ``run``;
+2. I/O binding (what ``OnnxRuntime.run`` does on CUDA) gives the same logits as a plain ``run``;
 3. a model-only batch-size sweep of a ResNet-50-class graph: throughput, latency percentiles,
    device memory, and a batch size too big to fit (recorded as an out-of-memory row);
 4. end to end through the pipeline against model-only on the same batches and against
@@ -26,22 +26,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from resnet import save_resnet50  # noqa: E402
 
+from bench import executors, modalities  # noqa: E402
 from bench import profiling as prof  # noqa: E402
 from bench.config import load_config  # noqa: E402
 from bench.data.registry import Registry, iter_samples  # noqa: E402
-from bench.pipeline import Pipeline  # noqa: E402
-from bench.preprocess import Views  # noqa: E402
+from bench.executors.local import Prepared  # noqa: E402
+from bench.plan import plan_batches  # noqa: E402
 from bench.report import table  # noqa: E402
-from bench.runtime import CUDA, Runtime  # noqa: E402
-from bench.scoring import Job, build_preprocessor, execute  # noqa: E402
+from bench.runtimes import load_runtime, warmup  # noqa: E402
+from bench.runtimes.onnx import CUDA  # noqa: E402
+from bench.scoring import resolve_views  # noqa: E402
 from bench.throughput import Throughput  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def sample_stream(cfg, n: int):
-    registry = Registry.load(cfg.dataset_dirs)
-    specs = [registry.get(name) for name in cfg.datasets]
+    registry = Registry.load(cfg.data.dataset_dirs)
+    specs = [registry.get(name) for name in cfg.data.datasets]
     return itertools.islice(itertools.cycle(itertools.chain.from_iterable(list(iter_samples(s)) for s in specs)), n)
 
 
@@ -60,16 +62,16 @@ def main() -> int:
     summary: list[list] = []
 
     model = save_resnet50(Path("/tmp") / "bench-gpu-check" / "resnet50.onnx")
-    runtime = Runtime.load(str(model), args.provider)
-    report["providers"] = runtime.session.get_providers()
-    report["environment"] = runtime.environment()
-    on_cuda = runtime.provider == CUDA
-    summary.append(["provider really running", runtime.provider, "PASS" if on_cuda or args.provider == "cpu" else "FAIL"])
+    runtime = load_runtime(str(model), args.provider)
+    provider = runtime.environment["provider"]
+    report["providers"] = runtime.environment["providers"]
+    report["environment"] = runtime.environment
+    summary.append(["provider really running", provider, "PASS" if provider == CUDA or args.provider == "cpu" else "FAIL"])
 
     # 2. I/O binding against a plain run, same inputs
     batch = np.random.default_rng(0).integers(0, 256, (16, 3, 224, 224), dtype=np.uint8)
     bound = runtime.run(batch)
-    plain = runtime.session.run(None, {runtime.spec.input_name: batch})[0]
+    plain = runtime.session.run(None, {runtime.spec.input_name: batch})[0]  # the ONNX Runtime session itself
     diff = float(np.abs(bound - plain).max())
     report["iobinding_max_abs_diff"] = diff
     scale = float(np.abs(plain).max())
@@ -88,25 +90,30 @@ def main() -> int:
 
     # 4. end to end vs model-only (same batches) vs preprocessing only
     run_cfg = load_config(ROOT / "configs" / "default.yaml", {"model": str(model), "provider": args.provider, "progress": False, "cache": False})
-    prep = build_preprocessor(run_cfg, runtime.spec)
+    views, jobs = resolve_views(run_cfg, modalities.get(runtime.spec.modality), [runtime])
+    workers, prefetch = run_cfg.resolved_workers(), run_cfg.runtime.prefetch
     rows = []
     for b in [int(x) for x in args.e2e_batch_sizes.split(",")]:
-        shape = runtime.spec.batch_shape(b)
+        shape = views[0].batch_shape(b)
         start = time.perf_counter()
-        with Pipeline(sample_stream(run_cfg, args.samples), Views([prep]), [shape], run_cfg.resolved_workers(), run_cfg.prefetch) as pipe:
-            for _ in pipe:
+        with Prepared(plan_batches([sample_stream(run_cfg, args.samples)], b), views, [shape], workers, prefetch) as prepared:
+            for _ in prepared:
                 pass
         pre = args.samples / (time.perf_counter() - start)
-        runtime.warmup(shape, 3)
-        job = Job(runtime, 0, "base", Throughput(b))
-        execute([job], Views([prep]), sample_stream(run_cfg, args.samples), [shape], run_cfg, lambda *_: None)
-        tp = job.tracker.to_json()
+        warmup(runtime, shape, 3)
+        tracker = Throughput(b)
+        executor = executors.get("local", workers=workers, prefetch=prefetch, batch_size=b)
+        start = time.perf_counter()
+        for batch, (inference,) in executor.run(plan_batches([sample_stream(run_cfg, args.samples)], b), views, jobs):
+            tracker.add(batch, inference.seconds)
+        tracker.wall_s = time.perf_counter() - start
+        tp = tracker.to_json()
         e2e, model_only = tp["samples_per_s"], tp["model_only_samples_per_s"]
         slower = min(pre, model_only)
         rows.append({"batch_size": b, "preprocess_only": pre, "model_only": model_only, "end_to_end": e2e, "ratio_to_slower": e2e / slower, "data_wait_ms": tp["stages_ms"]["data_wait"]})
         summary.append([f"batch {b}: end-to-end / slower of model-only and preprocessing", f"{e2e:.0f} / min({model_only:.0f}, {pre:.0f}) = {e2e / slower:.2f}", "PASS" if e2e / slower >= 0.9 else "MISS"])
     report["end_to_end"] = rows
-    report["workers"] = run_cfg.resolved_workers()
+    report["workers"] = workers
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(table(["e2e batch", "preprocess only/s", "model only/s", "end to end/s", "e2e / slower", "data wait ms"], [[r["batch_size"], r["preprocess_only"], r["model_only"], r["end_to_end"], r["ratio_to_slower"], r["data_wait_ms"]] for r in rows]))
     print()

@@ -11,13 +11,13 @@ YAML. Two models are built with the ``onnx`` helper API (``uint8 (batch, 3, 224,
 linear head; about as fast as preprocessing on a 2-core machine) and ``heavy`` (20 ResNet-style
 blocks of 3x3 convolutions at 56x56; several times slower than preprocessing). Then:
 
-1. preprocessing samples/s: the run's preprocessor (cache off) in ``Pipeline`` worker threads
+1. preprocessing samples/s: the run's view (cache off) in the local executor's worker threads
    (decode, crop-resize to 224x224, CHW into batch buffers) against a straightforward baseline, one
    sample at a time in one thread: PIL decode, PIL crop to the centred window of the target's aspect
    ratio, PIL resize to 224x224 (bilinear), numpy CHW; and, for reference, ours in one worker (the
    per-core cost). They alternate over ``--rounds`` slices of the corpus, so a change of background
    load hits all alike;
-2. for each model, ``bench.scoring.run`` twice on a fresh cache folder (cold: the cache is empty and
+2. for each model, ``bench.scoring.run_all`` twice on a fresh cache folder (cold: the cache is empty and
    gets filled; warm: every sample is a cache hit): end-to-end samples/s against the same run's
    model-only samples/s (inference time on the same batches), and the model alone on a random batch.
    The heavy model's runs take the first ``--heavy-samples`` samples, to bound the run time;
@@ -63,13 +63,15 @@ from onnx import TensorProto, helper  # noqa: E402
 from PIL import Image  # noqa: E402
 from resnet import GraphBuilder  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
+from bench import modalities  # noqa: E402
 from bench.config import load_config  # noqa: E402
 from bench.data.registry import Registry, iter_samples  # noqa: E402
-from bench.pipeline import Pipeline  # noqa: E402
+from bench.executors.local import Prepared  # noqa: E402
+from bench.plan import plan_batches  # noqa: E402
 from bench.preprocess import Views  # noqa: E402
 from bench.report import table  # noqa: E402
-from bench.runtime import Runtime  # noqa: E402
-from bench.scoring import build_preprocessor, run  # noqa: E402
+from bench.runtimes import load_runtime, warmup  # noqa: E402
+from bench.scoring import run_all  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 224
@@ -232,9 +234,9 @@ def build_model(kind: str, path: Path, seed: int = 0) -> Path:
 
 def model_alone(path: Path, batch_size: int, threads: int, seconds: float = 3.0) -> float:
     """Samples/s of the session alone on one random batch (nothing else running)."""
-    runtime = Runtime.load(str(path), "cpu", threads)
-    shape = runtime.spec.batch_shape(batch_size)
-    runtime.warmup(shape, 3)
+    runtime = load_runtime(str(path), "cpu", threads)
+    shape = (batch_size, 3, SIZE, SIZE)  # the input of both models built here
+    warmup(runtime, shape, 3)
     batch = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -266,10 +268,10 @@ def time_baseline(paths: list[str], batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def time_pipeline(refs: list, prep, batch_shape: tuple[int, ...], workers: int, prefetch: int) -> float:
+def time_pipeline(refs: list, view, batch_shape: tuple[int, ...], workers: int, prefetch: int) -> float:
     start = time.perf_counter()
-    with Pipeline(refs, Views([prep]), [batch_shape], workers, prefetch) as pipe:
-        for batch in pipe:
+    with Prepared(plan_batches([refs], batch_shape[0]), Views([view]), [batch_shape], workers, prefetch) as prepared:
+        for batch in prepared:
             bad = [o for o in batch.outcomes if not o.ok]
             if bad:
                 raise SystemExit(f"data error in the corpus: {bad[0].error_stage}: {bad[0].error}")
@@ -280,15 +282,16 @@ def compare_preprocessing(cfg, spec, rounds: int) -> tuple[dict[str, float], int
     """Seconds over the whole corpus of ours (the run's workers), ours in one worker (the per-core
     cost, for reference) and the PIL baseline, alternating over ``rounds`` slices (the order
     rotating) so that a change of background load during the run hits all three alike."""
-    prep = build_preprocessor(cfg, spec)
-    fast = dataclasses.replace(prep, fast_decode=True)  # the opt-in reduced-scale JPEG decode
-    refs = list(iter_samples(Registry.load(cfg.dataset_dirs).get("corpus")))
-    shape = prep.batch_shape(cfg.batch_size)
+    view = modalities.get(spec.modality).view(spec, cfg)  # the run's view; cfg has the cache off
+    fast = dataclasses.replace(view, fast_decode=True)  # the opt-in reduced-scale JPEG decode
+    refs = list(iter_samples(Registry.load(cfg.data.dataset_dirs).get("corpus")))
+    batch_size, workers, prefetch = cfg.runtime.batch_size, cfg.resolved_workers(), cfg.runtime.prefetch
+    shape = view.batch_shape(batch_size)
     steps = {
-        "ours": lambda part: time_pipeline(part, prep, shape, cfg.resolved_workers(), cfg.prefetch),
-        "ours1": lambda part: time_pipeline(part, prep, shape, 1, cfg.prefetch),
-        "pil": lambda part: time_baseline([ref.path for ref in part], cfg.batch_size),
-        "fast": lambda part: time_pipeline(part, fast, shape, cfg.resolved_workers(), cfg.prefetch),
+        "ours": lambda part: time_pipeline(part, view, shape, workers, prefetch),
+        "ours1": lambda part: time_pipeline(part, view, shape, 1, prefetch),
+        "pil": lambda part: time_baseline([ref.path for ref in part], batch_size),
+        "fast": lambda part: time_pipeline(part, fast, shape, workers, prefetch),
     }
     seconds = dict.fromkeys(steps, 0.0)
     rounds = max(1, min(rounds, len(refs)))
@@ -407,7 +410,7 @@ def main() -> int:
 
         # 1. preprocessing: ours (worker threads, cache off) against PIL, one sample at a time
         cfg = config(models["light"], cache=False)
-        spec = Runtime.load(cfg.model, "cpu", 1).spec
+        spec = load_runtime(cfg.model[0], "cpu", 1).spec
         workers = cfg.resolved_workers()
         log(f"1. preprocessing of {len(files)} JPEGs: ours ({workers} worker threads, cache off) against PIL (1 thread), {args.rounds} rounds")
         with Load() as load1:
@@ -427,12 +430,13 @@ def main() -> int:
                     log(f"   {kind}: end to end, warm cache")
                 limit = args.heavy_samples if kind == "heavy" and args.heavy_samples else None
                 with Load() as load:
-                    result = run(config(path, cache=True, cache_dir=str(cache_dir), limit=limit, output=str(tmp / "results" / f"{kind}-{state}")))
-                bad = result.table[result.table["status"] != "ok"]
+                    (result,) = run_all(config(path, cache=True, cache_dir=str(cache_dir), limit=limit, output=str(tmp / "results" / f"{kind}-{state}")))
+                records = result.records
+                bad = records[records["status"] != "ok"]
                 if len(bad):
                     raise SystemExit(f"{len(bad)} records of the {kind} run are not ok, e.g. {bad.iloc[0]['status']}: {bad.iloc[0]['error']}")
-                tp = result.throughput.to_json()
-                runs[kind, state] = tp | {"cache": result.preprocessor.cache.stats.to_json(), "load": load}
+                tp = result.throughput  # its "cache" entry holds the hits and misses
+                runs[kind, state] = tp | {"load": load}
                 log(f"   {tp['samples_per_s']:.0f} samples/s end to end, {tp['model_only_samples_per_s']:.0f} model only")
             shutil.rmtree(cache_dir, ignore_errors=True)
 
@@ -462,7 +466,7 @@ def main() -> int:
     print("'other load': cores busy with other processes meanwhile (from /proc/stat), to judge the numbers by")
     print("\n1. Preprocessing (decode + crop-resize to 224x224 + CHW into batch buffers)\n")
     print(table(["pipeline", "samples/s", "ms/sample"], [
-        [f"ours: Preprocessor in Pipeline, {workers} threads, cache off", f"{ours_rate:.1f}", f"{1000 / ours_rate:.2f}"],
+        [f"ours: the run's view in the local executor, {workers} threads, cache off", f"{ours_rate:.1f}", f"{1000 / ours_rate:.2f}"],
         ["(reference) ours in 1 worker thread", f"{one_rate:.1f}", f"{1000 / one_rate:.2f}"],
         ["PIL decode + crop + resize (bilinear), 1 thread", f"{base_rate:.1f}", f"{1000 / base_rate:.2f}"],
         [f"(opt-in) ours with --fast-decode, {workers} threads", f"{n / seconds['fast']:.1f}", f"{1000 * seconds['fast'] / n:.2f}"],
@@ -470,7 +474,7 @@ def main() -> int:
     print(f"\nours / PIL = {ours_rate / base_rate:.2f}x; per core {one_rate / base_rate:.2f}x, {workers} workers / 1 = {ours_rate / one_rate:.2f}x "
           f"(alternating over {args.rounds} slices; other load {load1.text()} cores)")
 
-    print("\n2. End to end against model only (bench.scoring.run; model only = inference time on the same run's batches)\n")
+    print("\n2. End to end against model only (bench.scoring.run_all; model only = inference time on the same run's batches)\n")
     rows = []
     for kind in models:
         alone = runs[kind, "alone"]

@@ -6,7 +6,7 @@ The bundled image sample is repeated (file copies under a temporary folder) to a
 1. preprocessing only: the run's pipeline (read, decode, crop-resize, CHW into batch buffers, worker
    threads) with no model;
 2. model only: the session on those same prepared batches, already in memory;
-3. end to end: ``bench.scoring.run`` (pipeline and session overlapped), whose own model-only
+3. end to end: ``bench.scoring.run_all`` (pipeline and session overlapped), whose own model-only
    figure on the same batches is printed too.
 
 Usage: python benchmarks/throughput_image.py [--samples 1000] [--batch-size 16] [--workers 0]
@@ -28,14 +28,15 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import yaml  # noqa: E402
 
+from bench import modalities  # noqa: E402
 from bench.config import load_config  # noqa: E402
 from bench.data.registry import Registry, iter_samples  # noqa: E402
-from bench.pipeline import Pipeline  # noqa: E402
-from bench.preprocess import Preprocessor, Views  # noqa: E402
+from bench.executors.local import Prepared  # noqa: E402
+from bench.plan import plan_batches  # noqa: E402
+from bench.preprocess import Views  # noqa: E402
 from bench.report import table  # noqa: E402
-from bench.runtime import Runtime  # noqa: E402
-from bench.scoring import run  # noqa: E402
-from bench.transforms import Augmenter  # noqa: E402
+from bench.runtimes import load_runtime, warmup  # noqa: E402
+from bench.scoring import run_all  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,30 +72,31 @@ def main() -> int:
             "results_dir": str(Path(tmp) / "results"),
         }
         cfg = load_config(None, overrides)
-        runtime = Runtime.load(cfg.model, "cpu", cfg.threads)
+        batch_size = cfg.runtime.batch_size
+        runtime = load_runtime(cfg.model[0], "cpu", cfg.runtime.threads)
         spec = runtime.spec
-        prep = Preprocessor(spec.height, spec.width, cfg.geometry, cfg.interpolation, cfg.seed, Augmenter(0))
-        shape = spec.batch_shape(cfg.batch_size)
-        corpus = Registry.load(cfg.dataset_dirs).get("corpus")
+        view = modalities.get(spec.modality).view(spec, cfg)  # the run's view, without the sample cache
+        shape = view.batch_shape(batch_size)
+        corpus = Registry.load(cfg.data.dataset_dirs).get("corpus")
 
         # 1. preprocessing only (batches kept for step 2)
         kept = []
         start = time.perf_counter()
-        with Pipeline(iter_samples(corpus), Views([prep]), [shape], cfg.resolved_workers(), cfg.prefetch) as pipe:
-            for batch in pipe:
-                kept.append((batch.buffers[0].copy(), batch.size))
+        planned = plan_batches([iter_samples(corpus)], batch_size)
+        with Prepared(planned, Views([view]), [shape], cfg.resolved_workers(), cfg.runtime.prefetch) as prepared:
+            for batch in prepared:
+                kept.append(batch.buffers[0].copy())
         prep_s = time.perf_counter() - start
 
         # 2. model only, on the same batches
-        runtime.warmup(shape, cfg.warmup)
+        warmup(runtime, shape, cfg.runtime.warmup)
         start = time.perf_counter()
-        for buffer, _ in kept:
+        for buffer in kept:
             runtime.run(buffer)
         model_s = time.perf_counter() - start
 
         # 3. end to end, the real run
-        result = run(cfg)
-        tp = result.throughput.to_json()
+        tp = run_all(cfg)[0].throughput
 
     n = args.samples
     pre_rate, model_rate, e2e = n / prep_s, n / model_s, tp["samples_per_s"]
@@ -107,8 +109,8 @@ def main() -> int:
         ["model only, inside the end-to-end run", tp["model_only_samples_per_s"], tp["model_only_samples_per_s"] / slower],
         ["end to end", e2e, e2e / slower],
     ]
-    print(f"{n} samples of {Path(args.model).name} at {spec.height}x{spec.width}, batch {cfg.batch_size}, "
-          f"{cfg.resolved_workers()} workers, {runtime.provider}, {os.cpu_count()} cores")
+    print(f"{n} samples of {Path(args.model).name} at {spec.height}x{spec.width}, batch {batch_size}, "
+          f"{cfg.resolved_workers()} workers, {runtime.environment['provider']}, {os.cpu_count()} cores")
     print(table(["stage", "samples/s", "ratio to the slower of model-only and preprocessing-only"], rows))
     print(f"\nend-to-end / slower stage = {e2e / slower:.2f}; end-to-end / both-sharing-the-CPU = {e2e / shared:.2f} "
           f"(on a CPU-only machine both stages compete for the same cores); the session waited "
