@@ -156,6 +156,13 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_progress(row) -> None:
+    if row.status == "ok":
+        print(f"  batch {row.batch_size:>5}: {row.samples_per_s:10.1f} samples/s, p95 {row.latency_ms['p95']:.2f} ms", file=sys.stderr)
+    else:
+        print(f"  batch {row.batch_size:>5}: {row.status}: {row.error}", file=sys.stderr)
+
+
 def _compare(args: argparse.Namespace) -> int:
     from bench import api
     from bench.results import new_folder, stamp

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -392,10 +391,3 @@ def plot(profile: Profile, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
-
-
-def print_progress(row: Row) -> None:
-    if row.status == "ok":
-        print(f"  batch {row.batch_size:>5}: {row.samples_per_s:10.1f} samples/s, p95 {row.latency_ms['p95']:.2f} ms", file=sys.stderr)
-    else:
-        print(f"  batch {row.batch_size:>5}: {row.status}: {row.error}", file=sys.stderr)

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from bench.data.refs import SampleRef  # noqa: E402
 from bench.data.video import FrameRule  # noqa: E402
-from bench.modalities.video import VideoView
+from bench.modalities.video import VideoView  # noqa: E402
 from bench.preprocess import Views  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.transforms import Augmenter, fit  # noqa: E402
@@ -145,7 +145,6 @@ def long_clips(sources: list[str], n_frames: int, t: int, size: int, workers: in
             paths.append(str(path))
         paths = paths * 5
         rows = []
-        base = None
         for rule in ("first", "uniform"):
             views = Views([VideoView(size, size, "crop-resize", "linear", 0, Augmenter(0), frame_rule=FrameRule(rule, t))])
 
