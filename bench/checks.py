@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import modalities
 from bench.contract import (
     FAIL,
     PASS,
@@ -184,34 +185,10 @@ def check_io(report: CheckReport, inputs: list[TensorInfo], outputs: list[Tensor
 # --------------------------------------------------------------------------- probe inputs
 
 
-def probe_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
-    """``n`` varied uint8 CHW images: dark, bright, textured, noise, gradients, edges, colour
-    blocks. Unlike uniform noise, their per-sample statistics differ, which exposes leaks."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    kinds = [
-        lambda: rng.integers(0, 40, (h, w, 3)),  # dark
-        lambda: rng.integers(215, 256, (h, w, 3)),  # bright
-        lambda: np.repeat((((xx // 4 + yy // 4) % 2) * 255)[..., None], 3, 2),  # checkerboard
-        lambda: rng.integers(0, 256, (h, w, 3)),  # noise
-        lambda: np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1), np.full_like(xx, 128)], 2),  # gradient
-        lambda: np.where((xx > w // 2)[..., None], [250, 30, 30], [20, 60, 220]),  # two colour halves
-        lambda: (np.sin(xx / 1.5) * np.cos(yy / 2.5) * 127 + 128)[..., None].repeat(3, 2),  # fine texture
-        lambda: np.full((h, w, 3), 128) + rng.normal(0, 5, (h, w, 3)),  # flat grey
-    ]
-    imgs = [np.clip(kinds[i % len(kinds)](), 0, 255).astype(np.uint8).transpose(2, 0, 1) for i in range(n)]
-    return np.stack(imgs)
-
-
 def probe_batch(spec: ModelSpec, n: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
-    """``n`` probe images, or for a model with a frames axis ``n`` clips of ``frames`` (default:
-    the model's T, else the first of ``DYNAMIC_FRAMES``): a slow pan over a probe image."""
-    images = probe_images(n, spec.height, spec.width, seed)
-    if "frames" not in spec.sizes:
-        return images
-    t = frames or spec.frames or DYNAMIC_FRAMES[0]
-    shifts = [np.roll(images, k, axis=-1) for k in range(t)]  # a slow pan: frames differ
-    return np.stack(shifts, axis=1)
+    """``n`` varied probe inputs from the model's modality (bench/modalities/): images, or clips
+    of ``frames`` (default: the model's T, else the first of ``DYNAMIC_FRAMES``)."""
+    return modalities.get(spec.modality).probes(spec, n, frames or spec.frames or DYNAMIC_FRAMES[0], seed)
 
 
 # --------------------------------------------------------------------------- dynamic rules
