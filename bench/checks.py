@@ -33,8 +33,6 @@ from bench.contract import (
     SKIP,
     WARN,
     Finding,
-    ModelSpec,
-    TensorInfo,
     first_failure,
     io_findings,
     resolve_spec,
@@ -42,6 +40,7 @@ from bench.contract import (
 from bench.errors import BenchError
 from bench.model import zip_problems
 from bench.report import human_bytes
+from bench.spec import ModelSpec, TensorInfo
 
 PASS_TOL = 1e-4
 WARN_TOL = 0.05

@@ -111,18 +111,15 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-    from pathlib import Path
-
     from bench.profiling import (
         ProfileConfig,
         parse_batch_sizes,
-        print_progress,
         sweep,
         table_rows,
         write_files,
     )
     from bench.report import table
+    from bench.results import new_folder, stamp
 
     cfg = ProfileConfig(
         model=args.model,
@@ -137,8 +134,7 @@ def _profile(args: argparse.Namespace) -> int:
     )
     print(f"profiling {args.model} ({'through the pipeline on ' + args.data if args.data else 'model only'})", file=sys.stderr)
     profile = sweep(cfg, progress=print_progress)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = Path(args.output or Path("results") / f"{Path(args.model).stem}-profile-{stamp}")
+    folder = Path(args.output) if args.output else new_folder(Path("results"), f"{Path(args.model).stem}-profile-{stamp()}")
     files = write_files(profile, folder)
     heads = ["batch", "status", "samples/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "ms/sample", "device MB", "process MB", "e2e samples/s", "data wait ms/batch", "batches", "error"]
     rows = table_rows(profile)

@@ -8,10 +8,11 @@ from onnx import TensorProto
 
 from bench import modalities
 from bench.checks import check_model
-from bench.contract import FAIL, PASS, SKIP, WARN, TensorInfo, io_findings, resolve_spec
+from bench.contract import FAIL, PASS, SKIP, WARN, io_findings, resolve_spec
 from bench.errors import BenchError
 from bench.modalities import Axis, Layout, Modality
 from bench.runtimes.onnx import OnnxRuntime
+from bench.spec import TensorInfo
 from tests import models
 
 LOGITS = TensorInfo("logits", ("batch", 3), "float32")

@@ -18,7 +18,8 @@ import bench
 import bench.api
 from bench import results as results_module
 from bench.cli import flag_reference, main
-from bench.contract import TensorInfo, io_findings, resolve_spec
+from bench.contract import io_findings, resolve_spec
+from bench.spec import TensorInfo
 from bench.throughput import Throughput
 from tests import models
 from tests.test_run import make_project, random_images

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from bench.config import RunConfig
-    from bench.contract import ModelSpec
+    from bench.spec import ModelSpec
 
 REGISTRY: dict[str, str] = {
     "image": "bench.modalities.image:IMAGE",

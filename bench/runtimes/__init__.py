@@ -17,7 +17,7 @@ import numpy as np
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
-    from bench.contract import ModelSpec
+    from bench.spec import ModelSpec
 
 REGISTRY: dict[str, str] = {
     "onnx": "bench.runtimes.onnx:OnnxRuntime",

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bench.contract import Finding, ModelSpec, TensorInfo, io_findings, resolve_spec
+from bench.contract import Finding, io_findings, resolve_spec
 from bench.errors import BenchError
 from bench.messages import notice
 from bench.model import model_source, sha256_file
 from bench.runtimes.errors import runtime_message
+from bench.spec import ModelSpec, TensorInfo
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
