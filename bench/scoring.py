@@ -44,7 +44,8 @@ def run_all(cfg: RunConfig) -> list[ModelResult]:
     modality = modalities.get(runtimes[0].spec.modality)
     data = open_datasets(cfg, modality.name)
     views, jobs = resolve_views(cfg, modality, runtimes)
-    widths = [warm_up(cfg, runtime, views[job.view]) for runtime, job in zip(runtimes, jobs[:: len(_passes(cfg))])]
+    base = [next(j for j in jobs if j.model == m and j.pass_name == "base") for m in range(len(runtimes))]
+    widths = [warm_up(cfg, runtime, views[job.view]) for runtime, job in zip(runtimes, base)]
     folders = run_folders(cfg.output.results_dir, cfg.output.folder, [r.spec.path for r in runtimes], modality.name)
     trackers = [Throughput(cfg.runtime.batch_size, workers=cfg.resolved_workers(), models=len(runtimes)) for _ in jobs]
     writers = [RecordWriter(folder / "records.parquet") for folder in folders]
@@ -67,7 +68,7 @@ def run_all(cfg: RunConfig) -> list[ModelResult]:
     for writer in writers:
         writer.close()
     return [
-        summarise_model(cfg, runtime, views[jobs[m * len(_passes(cfg))].view], data.specs, writers[m].table(), folders[m], widths[m], _finish(trackers, jobs, m, wall))
+        summarise_model(cfg, runtime, views[base[m].view], data.specs, writers[m].table(), folders[m], widths[m], _finish(trackers, jobs, m, wall))
         for m, runtime in enumerate(runtimes)
     ]
 
@@ -107,10 +108,6 @@ def open_datasets(cfg: RunConfig, modality: str) -> Datasets:
     return Datasets(specs, streams, None if any(c is None for c in counts) else sum(counts))
 
 
-def _passes(cfg: RunConfig) -> tuple[str, ...]:
-    return PASSES if cfg.preprocessing.robustness else PASSES[:1]
-
-
 def resolve_views(cfg: RunConfig, modality, runtimes: list[Runtime]) -> tuple[Views, list[Job]]:
     """The distinct views and the jobs: per model, its base pass (and robustness pass), models
     with the same input sharing a view."""
@@ -118,7 +115,7 @@ def resolve_views(cfg: RunConfig, modality, runtimes: list[Runtime]) -> tuple[Vi
     index: dict[tuple, int] = {}
     jobs: list[Job] = []
     for m, runtime in enumerate(runtimes):
-        for pass_name in _passes(cfg):
+        for pass_name in PASSES if cfg.preprocessing.robustness else PASSES[:1]:
             view = modality.view(runtime.spec, cfg, robust=pass_name == "robust")
             key = view.share_key()
             if key not in index:
