@@ -41,11 +41,11 @@ def _config(value: RunConfig | str | Path | None, overrides: dict[str, Any]) -> 
     return config(value, **overrides)
 
 
-def check(path: str | Path, modality: str | None = None, batch_size: int = 16):
+def check(path: str | Path, modality: str | None = None, batch_size: int = 16, timeout: float = 60.0):
     """The contract check of ``bench check``: a ``CheckReport`` (``.ok``, ``.findings``, ``.text()``)."""
     from bench.checks import check_model
 
-    return check_model(path, modality, batch_size)
+    return check_model(path, modality, batch_size, timeout)
 
 
 def compare(runs: list[ModelResult | str | Path], allow_mismatch: bool = False, bootstrap: int = 1000, top: int = 20, output: str | Path | None = None) -> dict:

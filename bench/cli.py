@@ -96,7 +96,7 @@ def _check(args: argparse.Namespace) -> int:
 
     from bench.checks import check_model
 
-    report = check_model(args.model, args.modality, args.batch_size)
+    report = check_model(args.model, args.modality, args.batch_size, args.timeout)
     print(json.dumps(report.to_json(), indent=2, default=str) if args.json else report.text())
     return 0 if report.ok else 1
 
@@ -106,7 +106,19 @@ def _package(args: argparse.Namespace) -> int:
 
     archive, report = package(args.model, args.modality, args.output)
     print(report.text())
-    print(f"\nwrote {archive} (holds {args.modality}_detector.onnx); score it with `bench run --model {archive}`")
+    print(f"\nwrote {archive}; score it with `bench run --model {archive}`")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from bench.export.submission import export_submission
+
+    path, report = export_submission(args.submission, args.output)
+    print(report.summary())
+    if not report.ok:
+        print(f"\n{path} was written but does not match the submission; see above", file=sys.stderr)
+        return 1
+    print(f"\nwrote {path}; compare both on the same samples: bench run --model {args.submission} --model {path}")
     return 0
 
 
@@ -254,17 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     check = sub.add_parser("check", help="check a model against the contract (exit 1 when a rule fails)")
-    check.add_argument("model", help="an .onnx file or an upload .zip")
+    check.add_argument("model", help="an .onnx file, an upload .zip, or a submission folder or zip")
     check.add_argument("--modality", choices=["image", "video"], help="what the model must take (default: from the input's rank)")
     check.add_argument("--batch-size", type=int, default=16, help="batch size of the latency estimate (default 16)")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.add_argument("--timeout", type=float, default=60.0, help="seconds a submission may take to load, or to answer one probe batch (default 60)")
     check.set_defaults(func=_check)
 
     pkg = sub.add_parser("package", help="check a model, then write image_detector.zip / video_detector.zip")
-    pkg.add_argument("model", help="the .onnx file")
-    pkg.add_argument("--modality", choices=["image", "video"], required=True)
+    pkg.add_argument("model", help="the .onnx file, or a submission folder (model_config.yaml, model.py, *.safetensors)")
+    pkg.add_argument("--modality", choices=["image", "video"], help="an .onnx model's modality (a submission's is in its model_config.yaml)")
     pkg.add_argument("--output", default=".", help="folder for the zip (default: the working directory)")
     pkg.set_defaults(func=_package)
+
+    exp = sub.add_parser("export-onnx", help="convert a PyTorch submission to a contract ONNX model and verify it against PyTorch")
+    exp.add_argument("submission", help="a submission folder or zip (model_config.yaml, model.py, *.safetensors)")
+    exp.add_argument("--output", help="the .onnx file to write (default: ./<submission>.onnx)")
+    exp.set_defaults(func=_export_onnx)
 
     prof = sub.add_parser("profile", help="batch-size sweep: throughput, latency percentiles, memory, the best batch")
     prof.add_argument("model", help="an .onnx file or an upload .zip")

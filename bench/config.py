@@ -114,6 +114,7 @@ class RunConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    overridden: tuple[str, ...] = ()  # flat keys set on the command line or as API overrides (they win over a model's own preprocessing, with a warning)
 
     def resolved_workers(self) -> int:
         return self.runtime.workers or max(1, min(8, os.cpu_count() or 1))
@@ -122,8 +123,8 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def replace(self, **flat: Any) -> RunConfig:
-        """A copy with flat keys changed (validated)."""
-        return build(flat_values(self) | flat)
+        """A copy with flat keys changed (validated; they count as overridden)."""
+        return build(flat_values(self) | flat, tuple(dict.fromkeys((*self.overridden, *flat))))
 
 
 @dataclass(frozen=True)
@@ -224,8 +225,9 @@ def _int_words(key: Key) -> str:
     return {"positive": "a positive integer", "non_negative": "a non-negative integer"}.get(key.meta["check"], "an integer")
 
 
-def build(flat: dict[str, Any]) -> RunConfig:
-    """A validated ``RunConfig`` from flat keys (missing keys take their defaults)."""
+def build(flat: dict[str, Any], overridden: tuple[str, ...] = ()) -> RunConfig:
+    """A validated ``RunConfig`` from flat keys (missing keys take their defaults); ``overridden``
+    names the keys the user set on the command line or as API overrides."""
     known = keys()
     for name in flat:
         if name not in known:
@@ -241,7 +243,7 @@ def build(flat: dict[str, Any]) -> RunConfig:
     for name, key in known.items():
         if key.section is not None:
             sections[key.section][key.field] = values[name]
-    return RunConfig(model=list(values["model"]), **{s: SECTIONS[s](**v) for s, v in sections.items()})
+    return RunConfig(model=list(values["model"]), **{s: SECTIONS[s](**v) for s, v in sections.items()}, overridden=tuple(overridden))
 
 
 # --------------------------------------------------------------------------- files
@@ -332,4 +334,4 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             values[name] = _resolve(value, Path.cwd()) if known[name].meta["path"] else value
     if not values.get("dataset_dirs"):
         values["dataset_dirs"] = [str(BUNDLED_REGISTRY)]
-    return build(values)
+    return build(values, tuple(k for k, v in (overrides or {}).items() if v is not None))

@@ -28,10 +28,11 @@ class Finding:
     value: object = None
 
 
-def io_findings(inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | None = None) -> list[Finding]:
+def io_findings(inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | None = None, standard: tuple[int, ...] = (3,)) -> list[Finding]:
     """Every static finding on a model's declared I/O: each rule that can be judged is reported,
-    even when several break (``bench check`` shows them all)."""
-    return _judge(inputs, outputs, modality)[0]
+    even when several break (``bench check`` shows them all). ``standard``: the output widths
+    that pass (ONNX models: 3; PyTorch submissions: 2 and 3); other widths of 1 to 3 warn."""
+    return _judge(inputs, outputs, modality, standard)[0]
 
 
 def first_failure(findings: list[Finding]) -> Finding | None:
@@ -41,7 +42,7 @@ def first_failure(findings: list[Finding]) -> Finding | None:
 def resolve_spec(path: str, sha256: str, inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | None = None) -> ModelSpec:
     """The ``ModelSpec`` of a model that meets the contract; ``BenchError`` with the first failing
     finding ("<message>; <fix>") otherwise. Warns about nothing: callers report ``io_findings``."""
-    findings, found = _judge(inputs, outputs, modality)
+    findings, found = _judge(inputs, outputs, modality, (3,))
     failed = first_failure(findings)
     if failed is not None:
         raise BenchError(f"{failed.message}; {failed.fix}" if failed.fix else failed.message)
@@ -63,7 +64,7 @@ def resolve_spec(path: str, sha256: str, inputs: list[TensorInfo], outputs: list
     )
 
 
-def _judge(inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | None) -> tuple[list[Finding], Modality | None]:
+def _judge(inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | None, standard: tuple[int, ...]) -> tuple[list[Finding], Modality | None]:
     """All static findings, and the modality the input was judged against (None: unknown)."""
     findings, found = [inputs_rule(inputs)], None
     if inputs:
@@ -75,7 +76,7 @@ def _judge(inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | 
         else:
             findings += axis_findings(inp.shape, found.layout) if rank.verdict == PASS else []
             findings.append(dtype_rule(inp.dtype, found.layout))
-    findings.append(output_rule(outputs))
+    findings.append(output_rule(outputs, standard))
     return findings, found
 
 
@@ -188,8 +189,9 @@ def dtype_rule(dtype: str, layout: Layout) -> Finding:
     return Finding("dtype", FAIL, f"input dtype {dtype}; the harness feeds {' or '.join(layout.dtypes)}", f"declare the input {norm}{alternatives}", dtype)
 
 
-def output_rule(outputs: list[TensorInfo]) -> Finding:
-    """Output (batch, 3) logits; width 2 or 1 accepted with a warning; undeclared width warns."""
+def output_rule(outputs: list[TensorInfo], standard: tuple[int, ...] = (3,)) -> Finding:
+    """Output (batch, 3) logits; width 2 or 1 accepted with a warning (2 passes where it is the
+    ``standard``, as for submissions); undeclared width warns."""
     fix = "return logits of shape (batch, 3): [real, synthetic, semisynthetic]"
     if not outputs:
         return Finding("output", FAIL, "the model has no output", "return (batch, 3) logits")
@@ -202,6 +204,8 @@ def output_rule(outputs: list[TensorInfo]) -> Finding:
     if width == 3:
         return Finding("output", PASS, f"{head}: logits [real, synthetic, semisynthetic]", value=3)
     if width == 2:
+        if 2 in standard:
+            return Finding("output", PASS, f"{head}: [real, synthetic] logits (softmax), the submission standard; 3-class metrics not reported", value=2)
         return Finding("output", WARN, f"{head}: read as [real, ai] logits (softmax); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]", 2)
     if width == 1:
         return Finding("output", WARN, f"{head}: read as one AI logit (sigmoid); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]", 1)

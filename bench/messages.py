@@ -8,9 +8,15 @@ from __future__ import annotations
 import logging
 
 log = logging.getLogger("bench")
+_said: set[str] = set()
 
 
-def warn(message: str) -> None:
+def warn(message: str, once: bool = False) -> None:
+    """``once``: say it the first time only (a rule resolved for every view of a run)."""
+    if once:
+        if message in _said:
+            return
+        _said.add(message)
     log.warning("warning: %s", message)
 
 

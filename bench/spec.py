@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class ModelSpec:
     sizes: dict = field(default_factory=dict)  # resolved size per non-batch axis name; None: sized by the run config
     size_declared: bool = True  # False when H/W were dynamic and the default is used
     output_width: int | None = None
+    hints: dict = field(default_factory=dict)  # preprocessing the model's own config asks for, as run-config keys (frames, target_fps, frame_rule)
+
+    def with_hints(self, hints: dict) -> ModelSpec:
+        return replace(self, hints=dict(hints))
 
     @property
     def height(self) -> int | None:

@@ -98,6 +98,22 @@ class Modality:
         return _target(self.probe_factory)(spec, n, frames, seed)
 
 
+def preprocessing(spec: ModelSpec, cfg: RunConfig, key: str) -> Any:
+    """A preprocessing value for this model: what the model's own config asks for (a submission's
+    num_frames, frame_rate), unless the user set the key explicitly, which wins with a warning;
+    else the run config's value."""
+    value = getattr(cfg.preprocessing, key)
+    hint = spec.hints.get(key)
+    if hint is None:
+        return value
+    if key in cfg.overridden and value != hint:
+        from bench.messages import warn
+
+        warn(f"{spec.path}: {key} {value!r} from the command line overrides {hint!r} from the model's config; the leaderboard uses {hint!r}", once=True)
+        return value
+    return hint
+
+
 def _target(target: str) -> Any:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.data.refs import VIDEO_EXTENSIONS
-from bench.modalities import MAX_FRAMES, Axis, Layout, Modality
+from bench.modalities import MAX_FRAMES, Axis, Layout, Modality, preprocessing
 from bench.modalities.image import ImageView, _chain, probe_images
 
 LAYOUT = Layout((
@@ -81,7 +81,7 @@ def build_view(spec, cfg, robust: bool = False) -> VideoView:
     from bench.transforms import Augmenter
 
     p = cfg.preprocessing
-    rule = FrameRule(p.frame_rule, min(spec.frames or p.frames, MAX_FRAMES), p.target_fps)
+    rule = FrameRule(preprocessing(spec, cfg, "frame_rule"), min(spec.frames or preprocessing(spec, cfg, "frames"), MAX_FRAMES), preprocessing(spec, cfg, "target_fps"))
     return VideoView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline), robust, False, None, rule)
 
 

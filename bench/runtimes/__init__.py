@@ -19,7 +19,8 @@ from bench.errors import BenchError
 if TYPE_CHECKING:
     from bench.spec import ModelSpec
 
-REGISTRY: dict[str, str] = {
+REGISTRY: dict[str, str] = {  # asked in order: a submission zip is a zip too, so it goes first
+    "pytorch": "bench.runtimes.pytorch:TorchRuntime",
     "onnx": "bench.runtimes.onnx:OnnxRuntime",
 }
 
@@ -52,7 +53,21 @@ def load_runtime(path: str, provider: str = "auto", threads: int = 0, modality: 
         cls = backend(name)
         if cls.accepts(p):
             return cls.load(str(path), provider, threads, modality)
-    raise BenchError(f"no runtime can load {p}; give an .onnx file or an upload .zip holding one")
+    raise BenchError(f"no runtime can load {p}; give an .onnx file, an upload .zip holding one, or a submission folder (model_config.yaml, model.py, *.safetensors) or its zip")
+
+
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else what the platform says."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
 
 
 def warmup(runtime: Runtime, batch_shape: tuple[int, ...], count: int, seed: int = 0) -> int:

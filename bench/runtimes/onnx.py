@@ -15,6 +15,7 @@ from bench.contract import Finding, io_findings, resolve_spec
 from bench.errors import BenchError
 from bench.messages import notice
 from bench.model import model_source, sha256_file
+from bench.runtimes import cpu_name
 from bench.runtimes.errors import runtime_message
 from bench.spec import ModelSpec, TensorInfo
 
@@ -68,18 +69,7 @@ def device_name(provider: str) -> str:
         except (OSError, subprocess.SubprocessError):
             pass
         return "CUDA device 0"
-    return _cpu_model() or platform.processor() or platform.machine() or "cpu"
-
-
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
+    return cpu_name()
 
 
 def open_session(path: str, provider: str = "auto", threads: int = 0) -> ort.InferenceSession:
