@@ -140,7 +140,7 @@ def test_good_folder_opens_with_the_typed_config(tmp_path):
     folder = make_folder(tmp_path / "sub")
     findings, sub = layout_findings(folder)
     assert not failures(findings) and not [f for f in findings if f.verdict == WARN], findings
-    assert findings[-1].rule == "layout" and findings[-1].verdict == PASS
+    assert findings[-1].rule == "files" and findings[-1].verdict == PASS
     assert any(f.rule == "config" and f.verdict == PASS and "192x160" in f.message for f in findings)
     assert_good(sub, folder)
     assert sub.root == folder.resolve()
@@ -165,7 +165,7 @@ def test_zip_with_everything_under_one_top_folder_opens_with_a_warning(tmp_path)
     findings, sub = layout_findings(archive)
     assert not failures(findings)
     warned = [f for f in findings if f.verdict == WARN]
-    assert len(warned) == 1 and warned[0].rule == "layout" and "top folder" in warned[0].message
+    assert len(warned) == 1 and warned[0].rule == "files" and "top folder" in warned[0].message
     assert_good(sub, archive)
 
 
@@ -203,7 +203,7 @@ def test_audio_config():
 
 def test_zip_with_an_extra_file(tmp_path):
     archive = make_zip(tmp_path / "sub.zip", make_folder(tmp_path / "sub"), extra={"train.py": b"print(1)\n"})
-    f = the_failure(archive, "layout", "train.py")
+    f = the_failure(archive, "files", "train.py")
     assert "remove it" in f.fix
 
 
@@ -225,13 +225,13 @@ def test_folder_pycache_and_hidden_files_are_ignored_with_a_warning(tmp_path):
 
 def test_zip_macos_metadata_fails(tmp_path):
     archive = make_zip(tmp_path / "sub.zip", make_folder(tmp_path / "sub"), top="m/", extra={"__MACOSX/m/._model.py": b"\0"})
-    f = the_failure(archive, "layout", "__MACOSX")
+    f = the_failure(archive, "files", "__MACOSX")
     assert "metadata" in f.fix
 
 
 def test_missing_weights_file(tmp_path):
     folder = make_folder(tmp_path / "sub", config(model={"weights_file": "detector.safetensors"}))
-    f = the_failure(folder, "layout", "detector.safetensors")
+    f = the_failure(folder, "files", "detector.safetensors")
     assert "missing" in f.message
 
 
@@ -241,19 +241,19 @@ def test_unreferenced_weights_warn(tmp_path):
     findings, sub = layout_findings(folder)
     assert sub is not None
     warned = [f for f in findings if f.verdict == WARN]
-    assert len(warned) == 1 and warned[0].rule == "layout" and "old.safetensors" in warned[0].message
+    assert len(warned) == 1 and warned[0].rule == "files" and "old.safetensors" in warned[0].message
 
 
 def test_weights_that_are_not_safetensors(tmp_path):
     folder = make_folder(tmp_path / "sub", weights_name="")
     (folder / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n")
-    the_failure(folder, "layout", "LFS")
+    the_failure(folder, "files", "LFS")
 
 
 def test_missing_model_py_and_config(tmp_path):
     folder = make_folder(tmp_path / "sub")
     (folder / "model.py").unlink()
-    the_failure(folder, "layout", "model.py")
+    the_failure(folder, "files", "model.py")
     (folder / "model_config.yaml").unlink()
     findings, _ = layout_findings(folder)
     assert [f.message for f in failures(findings)] == ["no model_config.yaml", "no model.py"]
@@ -261,7 +261,7 @@ def test_missing_model_py_and_config(tmp_path):
 
 def test_zip_member_climbing_out(tmp_path):
     archive = make_zip(tmp_path / "sub.zip", make_folder(tmp_path / "sub"), extra={"../evil.py": b"x"})
-    the_failure(archive, "layout", "'..'")
+    the_failure(archive, "files", "'..'")
     assert not (tmp_path / "evil.py").exists()
 
 
@@ -271,25 +271,25 @@ def test_zip_symlink_member(tmp_path):
         link = zipfile.ZipInfo("config.json")
         link.external_attr = (0o120777 << 16)
         zf.writestr(link, "/etc/passwd")
-    the_failure(archive, "layout", "symbolic link")
+    the_failure(archive, "files", "symbolic link")
 
 
 def test_non_zip_with_zip_extension(tmp_path):
     bogus = tmp_path / "sub.zip"
     bogus.write_bytes(b"not a zip at all")
-    the_failure(bogus, "layout", "not a valid zip")
+    the_failure(bogus, "files", "not a valid zip")
 
 
 def test_missing_path_and_plain_file(tmp_path):
-    the_failure(tmp_path / "nowhere", "layout", "not found")
+    the_failure(tmp_path / "nowhere", "files", "not found")
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"\x08\x07")
-    the_failure(onnx, "layout", "neither a folder nor a .zip")
+    the_failure(onnx, "files", "neither a folder nor a .zip")
 
 
 def test_yaml_syntax_error(tmp_path):
     folder = make_folder(tmp_path / "sub", yaml_text="name: x\nmodality: [image\nmodel: {num_classes: 2}\n")
-    f = the_failure(folder, "layout", "not valid YAML")
+    f = the_failure(folder, "files", "not valid YAML")
     assert "line" in f.message
 
 
@@ -381,12 +381,12 @@ def test_zip_size_bound_is_judged_before_extraction(tmp_path, monkeypatch):
     archive = make_zip(tmp_path / "sub.zip", make_folder(tmp_path / "sub"))
     monkeypatch.setattr(layout, "MAX_SUBMISSION_BYTES", 200)
     monkeypatch.setattr(layout, "default_cache_dir", lambda: tmp_path / "cache" / "samples")
-    f = the_failure(archive, "layout", "refused before extraction")
+    f = the_failure(archive, "files", "refused before extraction")
     assert "model.py" in f.message  # the one member over the bound
     assert not (tmp_path / "cache").exists()
 
 
 def test_zip_member_in_a_subfolder(tmp_path):
     archive = make_zip(tmp_path / "sub.zip", make_folder(tmp_path / "sub"), extra={"extra/model.safetensors": b"x"})
-    f = the_failure(archive, "layout", "subfolder")
+    f = the_failure(archive, "files", "subfolder")
     assert f.value == "extra/model.safetensors"

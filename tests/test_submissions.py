@@ -113,7 +113,7 @@ def test_check_of_a_good_submission_passes_every_rule(tmp_path):
     report = check_model(sub, timeout=TIMEOUT)
     assert report.ok, report.text()
     rules = {f.rule for f in report.findings}
-    assert {"layout", "static", "load", "runs", "batch-independence", "determinism", "extremes", "latency"} <= rules
+    assert {"files", "static", "load", "runs", "batch-independence", "determinism", "extremes", "latency"} <= rules
     assert next(f for f in report.findings if f.rule == "output").verdict == "pass"  # 2 classes: the submission standard
 
 

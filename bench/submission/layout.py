@@ -47,7 +47,7 @@ from bench.errors import BenchError
 from bench.model import sha256_file
 from bench.submission.config import DEFAULT_WEIGHTS, SubmissionConfig, _plain_safetensors, config_findings
 
-RULE = "layout"
+RULE = "files"
 CONFIG_NAME, MODEL_PY, CONFIG_JSON = "model_config.yaml", "model.py", "config.json"
 ALLOWED = "model_config.yaml, model.py, *.safetensors, config.json"
 NAMED = (CONFIG_NAME, MODEL_PY, CONFIG_JSON)
