@@ -1,6 +1,6 @@
 """The files of a PyTorch submission, a folder or a zip of one, judged before anything runs.
 
-Decisions (each a rule ``layout`` finding, so ``bench check`` shows them and ``open_submission``
+Decisions (each a rule ``files`` finding, so ``bench check`` shows them and ``open_submission``
 refuses with the first FAIL):
 
 * Allowed files: ``model_config.yaml``, ``model.py``, ``*.safetensors``, ``config.json``, all at
@@ -45,6 +45,7 @@ from bench.cache import default_cache_dir
 from bench.contract import FAIL, PASS, WARN, Finding, first_failure
 from bench.errors import BenchError
 from bench.model import sha256_file
+from bench.report import human_bytes
 from bench.submission.config import DEFAULT_WEIGHTS, SubmissionConfig, _plain_safetensors, config_findings
 
 RULE = "files"
@@ -431,15 +432,7 @@ def _extra_findings(extras: list[tuple[str, str]], zipped: bool = False) -> list
 
 
 def _listing(sizes: dict[str, int]) -> str:
-    return ", ".join(f"{n} ({_human(s)})" for n, s in sorted(sizes.items()))
-
-
-def _human(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size} B"
+    return ", ".join(f"{n} ({human_bytes(s)})" for n, s in sorted(sizes.items()))
 
 
 def _submission(source: Path, root: Path, cfg: SubmissionConfig, sizes: dict[str, int], sha: str) -> Submission:
