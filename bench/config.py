@@ -32,6 +32,7 @@ Geometry = Literal["crop-resize", "resize-crop"]
 Interpolation = Literal["nearest", "linear", "area", "cubic", "lanczos"]
 FrameRuleName = Literal["first", "fps", "uniform"]
 AugmentLevel = Literal[0, 1, 2, 3]
+BatchOrder = Literal["source", "shuffle"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_REGISTRY = PROJECT_ROOT / "configs" / "datasets"
@@ -54,13 +55,15 @@ class DataConfig:
     datasets: list[str] = opt(factory=list, help="dataset names from the registry (see `bench datasets`)", metavar="NAME")
     dataset_dirs: list[str] = opt(factory=list, help="folders of dataset registry YAML files (default: the bundled registry)", path=True, metavar="DIR", cli=False)
     limit: int | None = opt(None, "at most N samples per dataset", check="positive", metavar="N")
+    batch_order: BatchOrder = opt("source", "order of a dataset's samples in its batches: the source's order, or a shuffle seeded by --seed")
 
 
 @dataclass(frozen=True)
 class PreprocessingConfig:
     geometry: Geometry = opt("crop-resize", "shortest-edge route: crop-resize (the leaderboard's) or resize-crop (the guide's two steps)")
     interpolation: Interpolation = opt("linear", "resize interpolation")
-    fast_decode: bool = opt(False, "decode JPEGs at reduced DCT scale (never below the model size): faster, slightly different pixels; recorded in the results")
+    fast_decode: bool = opt(False, "decode JPEGs at reduced DCT scale (never below the model size): for quick iteration, not for predicting the pushed score (other pixels: see the README); recorded in the results")
+    max_pixels: int = opt(178_956_970, "refuse an image or video frame larger than this many pixels (read from its header, before decoding) as a data error", check="positive", cli=False)
     augment_level: AugmentLevel = opt(0, "0 none (scoring), 1 flips, 2 + mild colour, 3 + noise and blur")
     augment_pipeline: str | None = opt(None, "a saved albumentations pipeline (.json or .yaml) instead of a level", path=True, metavar="FILE")
     seed: int = opt(0, "run seed: per-sample augmentation seeds derive from it and the sample id", metavar="S")
@@ -77,7 +80,9 @@ class RuntimeConfig:
     batch_size: int = opt(16, "samples per batch", check="positive", metavar="N")
     workers: int = opt(0, "preprocessing threads (0: the machine's cores, at most 8)", check="non_negative", metavar="N")
     threads: int = opt(0, "ONNX Runtime intra-op threads (0: ONNX Runtime's choice)", check="non_negative", metavar="N")
-    warmup: int = opt(3, "untimed warm-up batches before scoring", check="non_negative", cli=False)
+    warmup: int = opt(3, "at most this many first batches are left out of the latency statistics while latency settles (all are scored and kept)", check="non_negative", cli=False)
+    pad_batches: bool = opt(False, "pad each dataset's short last batch to the full batch size (for runtimes that need one shape); recorded; the leaderboard runs it at its true size")
+    batch_trials: int = opt(0, "re-score under K seeded groupings of the leaderboard's kind and report the range of each metric (inference only is repeated)", check="non_negative", metavar="K")
     prefetch: int = opt(2, "batches prepared ahead of the model", check="non_negative", cli=False)
 
 
@@ -93,6 +98,7 @@ class OutputConfig:
     folder: str | None = opt(None, "result folder (default: results/<model>-<modality>-<timestamp>)", key="output", path=True, metavar="DIR")
     results_dir: str = opt("results", "where run folders go when --output is not given", path=True, cli=False)
     progress: bool = opt(True, "no progress bar", flag="--no-progress")
+    overwrite: bool = opt(False, "write into an --output folder that already holds a run")
     bootstrap: int = opt(1000, "bootstrap resamples for the 95% intervals", check="non_negative", cli=False)
     bootstrap_seed: int = opt(0, "seed of the bootstrap resamples", cli=False)
 
