@@ -13,8 +13,10 @@ working directory. Loading a config imports no media library.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import difflib
+import math
 import os
 import sys
 import types
@@ -39,22 +41,29 @@ BUNDLED_REGISTRY = PROJECT_ROOT / "configs" / "datasets"
 
 
 def opt(default: Any = None, help: str = "", *, key: str | None = None, flag: str | None = None, cli: bool = True,
-        check: str | None = None, path: bool = False, metavar: str | None = None, factory=None) -> Any:
+        check: str | None = None, low: float | None = None, high: float | None = None, path: bool = False,
+        metavar: str | None = None, factory=None) -> Any:
     """A config field with its metadata. ``key``: its flat name (default: the field name);
     ``flag``: its command-line flag (default ``--key``; ``--no-key`` for a switch that is on by
-    default); ``check``: ``positive``, ``non_negative`` or ``fraction``; ``path``: resolved
-    against the file (or working directory) it came from."""
-    meta = {"help": help, "key": key, "flag": flag, "cli": cli, "check": check, "path": path, "metavar": metavar}
+    default); ``check``: a range from ``CHECKS`` (``positive``, ``non_negative``, ``fraction``,
+    ``seed``), narrowed by ``low`` / ``high`` (inclusive); ``path``: resolved against the file
+    (or working directory) it came from. Numbers are always finite; a boolean is never a number."""
+    meta = {"help": help, "key": key, "flag": flag, "cli": cli, "check": check, "low": low, "high": high, "path": path, "metavar": metavar}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
 
+INT64_MAX = 2**63 - 1  # seeds, limits: what numpy and parquet's int64 columns hold
+MAX_THREADS = 256  # threads and workers: more only thrashes (and 10,000 threads take minutes to start)
+MAX_BATCH = 4096
+MAX_BOOTSTRAP = 100_000
+
 @dataclass(frozen=True)
 class DataConfig:
     datasets: list[str] = opt(factory=list, help="dataset names from the registry (see `bench datasets`)", metavar="NAME")
     dataset_dirs: list[str] = opt(factory=list, help="folders of dataset registry YAML files (default: the bundled registry)", path=True, metavar="DIR", cli=False)
-    limit: int | None = opt(None, "at most N samples per dataset", check="positive", metavar="N")
+    limit: int | None = opt(None, "at most N samples per dataset", check="positive", high=INT64_MAX, metavar="N")
     batch_order: BatchOrder = opt("source", "order of a dataset's samples in its batches: the source's order, or a shuffle seeded by --seed")
 
 
@@ -63,13 +72,13 @@ class PreprocessingConfig:
     geometry: Geometry = opt("crop-resize", "shortest-edge route: crop-resize (the leaderboard's) or resize-crop (the guide's two steps)")
     interpolation: Interpolation = opt("linear", "resize interpolation")
     fast_decode: bool = opt(False, "decode JPEGs at reduced DCT scale (never below the model size): for quick iteration, not for predicting the pushed score (other pixels: see the README); recorded in the results")
-    max_pixels: int = opt(178_956_970, "refuse an image or video frame larger than this many pixels (read from its header, before decoding) as a data error", check="positive", cli=False)
+    max_pixels: int = opt(178_956_970, "refuse an image or video frame larger than this many pixels (read from its header, before decoding) as a data error", check="positive", high=INT64_MAX, cli=False)
     augment_level: AugmentLevel = opt(0, "0 none (scoring), 1 flips, 2 + mild colour, 3 + noise and blur")
     augment_pipeline: str | None = opt(None, "a saved albumentations pipeline (.json or .yaml) instead of a level", path=True, metavar="FILE")
-    seed: int = opt(0, "run seed: per-sample augmentation seeds derive from it and the sample id", metavar="S")
+    seed: int = opt(0, "run seed: per-sample augmentation seeds derive from it and the sample id", check="seed", metavar="S")
     frames: int = opt(16, "video: frames per clip when the model's frames axis is dynamic (cap 64)", check="positive", metavar="T")
     frame_rule: FrameRuleName = opt("first", "video: which frames to take: the first T, every round(fps / target_fps)-th, or spread over the clip")
-    target_fps: float | None = opt(None, "video: frame rate for --frame-rule fps", metavar="F")
+    target_fps: float | None = opt(None, "video: frame rate for --frame-rule fps", check="positive", low=0.001, high=1000, metavar="F")
     robustness: bool = opt(False, "also score every sample after the redistribution chain; report robust and blended scores")
     robust_weight: float = opt(0.2, "blended = (1 - w) * base + w * robust", check="fraction", cli=False)
 
@@ -77,13 +86,13 @@ class PreprocessingConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     provider: Provider = opt("auto", "auto: CUDA when it really initialises, else CPU; cpu; cuda (an error when CUDA does not run)")
-    batch_size: int = opt(16, "samples per batch", check="positive", metavar="N")
-    workers: int = opt(0, "preprocessing threads (0: the machine's cores, at most 8)", check="non_negative", metavar="N")
-    threads: int = opt(0, "ONNX Runtime intra-op threads (0: ONNX Runtime's choice)", check="non_negative", metavar="N")
-    warmup: int = opt(3, "at most this many first batches are left out of the latency statistics while latency settles (all are scored and kept)", check="non_negative", cli=False)
+    batch_size: int = opt(16, "samples per batch", check="positive", high=MAX_BATCH, metavar="N")
+    workers: int = opt(0, "preprocessing threads (0: the machine's cores, at most 8)", check="non_negative", high=MAX_THREADS, metavar="N")
+    threads: int = opt(0, "ONNX Runtime intra-op threads (0: ONNX Runtime's choice)", check="non_negative", high=MAX_THREADS, metavar="N")
+    warmup: int = opt(3, "at most this many first batches are left out of the latency statistics while latency settles (all are scored and kept)", check="non_negative", high=1000, cli=False)
     pad_batches: bool = opt(False, "pad each dataset's short last batch to the full batch size (for runtimes that need one shape); recorded; the leaderboard runs it at its true size")
-    batch_trials: int = opt(0, "re-score under K seeded groupings of the leaderboard's kind and report the range of each metric (inference only is repeated)", check="non_negative", metavar="K")
-    prefetch: int = opt(2, "batches prepared ahead of the model", check="non_negative", cli=False)
+    batch_trials: int = opt(0, "re-score under K seeded groupings of the leaderboard's kind and report the range of each metric (inference only is repeated)", check="non_negative", high=1000, metavar="K")
+    prefetch: int = opt(2, "batches prepared ahead of the model", check="non_negative", high=64, cli=False)
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,8 @@ class OutputConfig:
     results_dir: str = opt("results", "where run folders go when --output is not given", path=True, cli=False)
     progress: bool = opt(True, "no progress bar", flag="--no-progress")
     overwrite: bool = opt(False, "write into an --output folder that already holds a run")
-    bootstrap: int = opt(1000, "bootstrap resamples for the 95% intervals", check="non_negative", cli=False)
-    bootstrap_seed: int = opt(0, "seed of the bootstrap resamples", cli=False)
+    bootstrap: int = opt(1000, "bootstrap resamples for the 95% intervals", check="non_negative", high=MAX_BOOTSTRAP, cli=False)
+    bootstrap_seed: int = opt(0, "seed of the bootstrap resamples", check="seed", cli=False)
 
 
 SECTIONS: dict[str, type] = {
@@ -191,44 +200,138 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
     return False, tp
 
 
-def _check_value(key: Key, value: Any) -> None:
+# check name -> (lowest allowed, whether the lowest itself is refused, highest allowed)
+CHECKS: dict[str, tuple[float | None, bool, float | None]] = {
+    "positive": (0, True, None),
+    "non_negative": (0, False, None),
+    "fraction": (0, False, 1),
+    "seed": (0, False, INT64_MAX),
+}
+
+
+def _bounds(check: str | None, low: float | None, high: float | None) -> tuple[float | None, bool, float | None]:
+    lo, exclusive, hi = CHECKS[check] if check else (None, False, None)
+    if low is not None:
+        lo, exclusive = low, False
+    if high is not None:
+        hi = high
+    return lo, exclusive, hi
+
+
+def _number_text(x: float) -> str:
+    return "2**63-1" if x == INT64_MAX else f"{x:g}" if isinstance(x, float) else f"{x:,}" if x >= 10_000 else str(x)
+
+
+def range_words(kind: type, check: str | None = None, low: float | None = None, high: float | None = None) -> str:
+    """'a positive integer up to 4,096', 'a number from 0.001 to 1000', ...: what a value must be."""
+    noun = "integer" if kind is int else "number"
+    lo, exclusive, hi = _bounds(check, low, high)
+    if lo is not None and hi is not None and not exclusive:
+        return f"{'an integer' if kind is int else 'a number'} from {_number_text(lo)} to {_number_text(hi)}"
+    if lo == 0 and exclusive:
+        words = f"a positive {noun}"
+    elif lo == 0:
+        words = f"a non-negative {noun}"
+    elif lo is not None:
+        words = f"{'an integer' if kind is int else 'a number'} of at least {_number_text(lo)}"
+    else:
+        words = "an integer" if kind is int else "a finite number"
+    return words + (f" up to {_number_text(hi)}" if hi is not None else "")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _unquote_hint(value: Any, kind: str) -> str:
+    """'; write 8 without quotes' when a quoted string holds what was meant."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if kind == "bool" and text.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        meant = "true" if text.lower() in ("true", "yes", "on", "1") else "false"
+        return f"; write {meant} without quotes"
+    if kind == "number":
+        try:
+            float(text)
+        except ValueError:
+            return ""
+        return f"; write {text} without quotes"
+    return ""
+
+
+def check_number(name: str, value: Any, kind: type = int, check: str | None = None, low: float | None = None, high: float | None = None) -> int | float:
+    """``value`` as an ``int`` (``kind=int``) or a finite ``float`` within the range of ``check``
+    narrowed by ``low`` / ``high``; ``BenchError`` naming ``name``, the value and the range
+    otherwise. Booleans are refused (``True`` is an ``int`` in Python, not a count)."""
+    words = range_words(kind, check, low, high)
+    allowed = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise BenchError(f"{name} must be {words}, got {_shown(value)}{_unquote_hint(value, 'number')}")
+    if kind is float:
+        try:
+            value = float(value)
+        except OverflowError:
+            raise BenchError(f"{name} must be {words}, got {_shown(value)}") from None
+        if not math.isfinite(value):
+            raise BenchError(f"{name} must be {words}, got {value!r}; write a finite number")
+    lo, exclusive, hi = _bounds(check, low, high)
+    if (lo is not None and (value < lo or (exclusive and value == lo))) or (hi is not None and value > hi):
+        raise BenchError(f"{name} must be {words}, got {_shown(value)}")
+    return value
+
+
+def _check_value(key: Key, value: Any) -> Any:
+    """The value, checked against the key's type and range (and normalised: a float field's
+    integer becomes a float); ``BenchError`` naming the key, the value and the fix."""
     optional, tp = _is_optional(key.type)
     if value is None:
         if optional:
-            return
+            return None
         raise BenchError(f"{key.name} must be set, got null")
     origin = typing.get_origin(tp)
     if origin is Literal:
         choices = _allowed(tp)
-        if value not in choices or isinstance(value, bool):
-            raise BenchError(f"{key.name} must be one of {', '.join(map(str, choices))}, got {value!r}")
-    elif tp is bool:
+        if not any(type(value) is type(c) and value == c for c in choices):
+            hint = _unquote_hint(value, "number") if all(isinstance(c, int) for c in choices) else ""
+            raise BenchError(f"{key.name} must be one of {', '.join(map(str, choices))}, got {_shown(value)}{hint}")
+        return value
+    if tp is bool:
         if not isinstance(value, bool):
-            raise BenchError(f"{key.name} must be true or false, got {value!r}")
-    elif tp is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise BenchError(f"{key.name} must be {_int_words(key)}, got {value!r}")
-    elif tp is float:
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise BenchError(f"{key.name} must be a number, got {value!r}")
-    elif tp is str:
+            raise BenchError(f"{key.name} must be true or false, got {_shown(value)}{_unquote_hint(value, 'bool') or '; write true or false'}")
+        return value
+    if tp in (int, float):
+        return check_number(key.name, value, tp, key.meta["check"], key.meta["low"], key.meta["high"])
+    if tp is str:
         if not isinstance(value, str):
-            raise BenchError(f"{key.name} must be a string, got {value!r}")
-    elif origin is list:
+            raise BenchError(f"{key.name} must be a string, got {_shown(value)}")
+        _check_text(key, value)
+        return value
+    if origin is list:
+        what = "paths" if key.meta["path"] else "names"
+        if isinstance(value, str):
+            raise BenchError(f"{key.name} must be a list of {what}, got {_shown(value)}; write [{value}]")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            what = "paths" if key.meta["path"] else "names"
-            raise BenchError(f"{key.name} must be a list of {what}, got {value!r}")
-    check = key.meta["check"]
-    if check == "positive" and not value > 0:
-        raise BenchError(f"{key.name} must be {_int_words(key) if tp is int else 'a positive number'}, got {value!r}")
-    if check == "non_negative" and value < 0:
-        raise BenchError(f"{key.name} must be a non-negative integer, got {value!r}")
-    if check == "fraction" and not 0 <= value <= 1:
-        raise BenchError(f"{key.name} must be a number between 0 and 1, got {value!r}")
+            raise BenchError(f"{key.name} must be a list of {what}, got {_shown(value)}")
+        for v in value:
+            _check_text(key, v)
+        twice = [v for i, v in enumerate(value) if v in value[:i]]
+        if twice and key.name != "model":
+            raise BenchError(f"{key.name} lists {twice[0]!r} twice; name each once")
+        return list(value)
+    raise BenchError(f"{key.name}: no check for its type {tp!r}")  # a field declared with a new type
 
 
-def _int_words(key: Key) -> str:
-    return {"positive": "a positive integer", "non_negative": "a non-negative integer"}.get(key.meta["check"], "an integer")
+def _check_text(key: Key, value: str) -> None:
+    if key.meta["path"] and "\x00" in value:
+        raise BenchError(f"{key.name} must be a path, got {value!r} (it holds a NUL character); fix the path")
+    if not key.meta["path"] and key.name != "model" and typing.get_origin(_is_optional(key.type)[1]) is list and not value.strip():
+        raise BenchError(f"{key.name} holds an empty name; remove it")
 
 
 def build(flat: dict[str, Any], overridden: tuple[str, ...] = ()) -> RunConfig:

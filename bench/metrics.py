@@ -159,26 +159,36 @@ def _scored(df) -> Scored:
     return Scored.build(df["label"].to_numpy(), df["p_ai"].to_numpy(), df["pred_binary"].to_numpy(), df["pred"].to_numpy(), df["weight"].to_numpy())
 
 
+METRIC_KEYS = ("accuracy", "accuracy_3class", "mcc", "brier", "cross_entropy", "sn34")
+
+
 def group_metrics(df, three_class: bool) -> dict:
-    """Metrics of one group of records: data errors excluded, model errors counted as wrong."""
-    counted = df[df["status"] != "data_error"]
+    """Metrics of one group of records, by the leaderboard's rule: samples with status ``ok``
+    only (a model error escapes its sample there). ``strict`` beside them: model errors counted
+    wrong with ``p_ai = 0.5`` (their records carry that), data errors still excluded."""
+    ok = df[df["status"] == "ok"]
+    attempted = df[df["status"] != "data_error"]
     out = {
-        "n": int(len(counted)),
+        "n": int(len(ok)),
         "errors": int((df["status"] != "ok").sum()),
         "data_errors": int((df["status"] == "data_error").sum()),
         "model_errors": int((df["status"] == "model_error").sum()),
     }
-    out.update(compute(_scored(counted)))
-    if not three_class:
-        out["accuracy_3class"] = None
+    out.update(_without_3class(compute(_scored(ok)), three_class))
+    out["strict"] = {"n": int(len(attempted))} | _without_3class(compute(_scored(attempted)), three_class)
     return out
 
 
+def _without_3class(metrics: dict, three_class: bool) -> dict:
+    return metrics if three_class else metrics | {"accuracy_3class": None}
+
+
 def summarise(df, three_class: bool, n_boot: int = 1000, seed: int = 0) -> dict:
-    """``overall`` (with ``ci``), ``per_dataset``, ``per_media_type`` and the 3x3 ``confusion``."""
-    counted = df[df["status"] != "data_error"]
+    """``overall`` (with ``ci``), ``per_dataset``, ``per_media_type`` and the 3x3 ``confusion``,
+    over the samples the leaderboard counts (status ``ok``); each group also has ``strict``."""
+    ok = df[df["status"] == "ok"]
     overall = group_metrics(df, three_class)
-    overall["ci"] = bootstrap_ci(_scored(counted), n_boot=n_boot, seed=seed)
+    overall["ci"] = bootstrap_ci(_scored(ok), n_boot=n_boot, seed=seed)
     per_dataset = [{"dataset": name} | group_metrics(g, three_class) for name, g in df.groupby("dataset", sort=False)]
     per_media = [{"media_type": name} | group_metrics(g, three_class) for name, g in df.groupby("media_type", sort=False)]
     confusion = None
@@ -187,7 +197,7 @@ def summarise(df, three_class: bool, n_boot: int = 1000, seed: int = 0) -> dict:
             "labels": ["real", "synthetic", "semisynthetic"],
             "rows": "true class",
             "columns": "predicted class",
-            "matrix": confusion_3class(counted["label"].to_numpy(), counted["pred"].to_numpy(), counted["weight"].to_numpy()),
+            "matrix": confusion_3class(ok["label"].to_numpy(), ok["pred"].to_numpy(), ok["weight"].to_numpy()),
         }
     return {"overall": overall, "per_dataset": per_dataset, "per_media_type": per_media, "confusion": confusion}
 

@@ -109,6 +109,9 @@ class ModelResult:
     throughput: dict
     folder: Path
     created: str
+    batch_dependence: dict | None = None  # the probe at load: alone vs in a batch
+    pipeline: dict | None = None  # how batches were formed
+    batch_trials: dict | None = None  # --batch-trials: the range of the pushed score
 
     @property
     def records(self) -> pd.DataFrame:
@@ -131,6 +134,9 @@ class ModelResult:
             "metrics": self.metrics,
             "robustness": self.robustness,
             "throughput": self.throughput,
+            "batch_dependence": self.batch_dependence,
+            "pipeline": self.pipeline,
+            "batch_trials": self.batch_trials,
         }
 
     def save(self, folder: str | Path | None = None) -> Path:
@@ -159,5 +165,5 @@ class ModelResult:
         if missing:
             raise BenchError(f"{folder} is not a run folder: {', '.join(missing)} missing; give folders written by `bench run`")
         doc = json.loads((folder / "results.json").read_text())
-        fields = ("model", "environment", "config", "preprocessing", "datasets", "metrics", "robustness", "throughput")
+        fields = ("model", "environment", "config", "preprocessing", "datasets", "metrics", "robustness", "throughput", "batch_dependence", "pipeline", "batch_trials")
         return cls(**{k: doc.get(k) for k in fields}, folder=folder, created=doc.get("created", ""))

@@ -6,6 +6,7 @@ its result folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import executors, modalities
+from bench.checks.dynamic import batch_dependence
 from bench.config import RunConfig
 from bench.contract import WARN
 from bench.data.registry import DatasetSpec, Registry, iter_samples
@@ -24,10 +26,13 @@ from bench.plan import plan_batches
 from bench.preprocess import Views, with_cache
 from bench.records import RecordWriter, batch_records
 from bench.results import ModelResult, run_folders
-from bench.runtimes import Runtime, load_runtime, warmup
-from bench.throughput import Throughput
+from bench.runtimes import Runtime, load_runtime
+from bench.runtimes.errors import runtime_message
+from bench.throughput import Throughput, process_start
+from bench.trials import TrialInputs, run_trials
 
 PASSES = ("base", "robust")
+PROBES = 8  # probe inputs scored alone and together at load
 
 
 @dataclass(frozen=True)
@@ -37,40 +42,77 @@ class Datasets:
     total: int | None  # samples in all, when the sources know without reading media
 
 
-def run_all(cfg: RunConfig) -> list[ModelResult]:
+@dataclass
+class Scored:
+    """What the scoring loop leaves: per model its records' decision columns, per job its
+    throughput, the loop's wall clock, and (with batch trials) every sample's prepared inputs."""
+
+    tables: list
+    trackers: list[Throughput]
+    wall: float
+    inputs: TrialInputs | None
+
+
+def run_all(cfg: RunConfig, started: float | None = None) -> list[ModelResult]:
     """Score every model of ``cfg`` on the same samples with the same augmentation, decoding each
-    sample once; one ``ModelResult`` per model, each saved into its own result folder."""
+    sample once; one ``ModelResult`` per model, each saved into its own result folder.
+    ``started``: when the "from start" throughput counts from (default: process start)."""
     runtimes = load_models(cfg)
     modality = modalities.get(runtimes[0].spec.modality)
     data = open_datasets(cfg, modality.name)
     views, jobs = resolve_views(cfg, modality, runtimes)
     base = [next(j for j in jobs if j.model == m and j.pass_name == "base") for m in range(len(runtimes))]
-    widths = [warm_up(cfg, runtime, views[job.view]) for runtime, job in zip(runtimes, base)]
+    probes = [probe(cfg, runtime, views[job.view]) for runtime, job in zip(runtimes, base)]
     folders = run_folders(cfg.output.results_dir, cfg.output.folder, [r.spec.path for r in runtimes], modality.name)
-    trackers = [Throughput(cfg.runtime.batch_size, workers=cfg.resolved_workers(), models=len(runtimes)) for _ in jobs]
+    scored = score(cfg, data, views, jobs, folders, started or process_start())
+    try:
+        results = []
+        for m, runtime in enumerate(runtimes):
+            result = summarise_model(cfg, runtime, views[base[m].view], data.specs, scored.tables[m], folders[m], probes[m], _finish(scored, jobs, m))
+            if scored.inputs is not None:
+                inputs = scored.inputs.stores[base[m].view].finish()
+                table = scored.tables[m][scored.tables[m]["pass"] == "base"]
+                trials = run_trials(runtime, inputs, table, result.metrics["overall"], cfg.runtime.batch_trials, cfg.runtime.batch_size, cfg.preprocessing.seed, probes[m]["width"] == 3)
+                result = dataclasses.replace(result, batch_trials=trials)
+            result.save()
+            results.append(result)
+    finally:
+        if scored.inputs is not None:
+            scored.inputs.close()
+    return results
+
+
+def score(cfg: RunConfig, data: Datasets, views: Views, jobs: list[Job], folders: list[Path], started: float) -> Scored:
+    """The scoring loop: planned batches through the executor; records written in batch order."""
+    trackers = [Throughput(cfg.runtime.batch_size, workers=cfg.resolved_workers(), models=len(folders), warmup=cfg.runtime.warmup, started=started) for _ in jobs]
     writers = [RecordWriter(folder / "records.parquet") for folder in folders]
-    executor = executors.get("local", workers=cfg.resolved_workers(), prefetch=cfg.runtime.prefetch, batch_size=cfg.runtime.batch_size)
+    inputs = TrialInputs(len(views)) if cfg.runtime.batch_trials else None
+    executor = executors.get("local", workers=cfg.resolved_workers(), prefetch=cfg.runtime.prefetch, batch_size=cfg.runtime.batch_size, pad=cfg.runtime.pad_batches)
+    planned = plan_batches(data.streams, cfg.runtime.batch_size, cfg.data.batch_order, cfg.preprocessing.seed)
     bar = _progress(data.total, cfg.output.progress)
     start = time.perf_counter()
     try:
-        for batch, inferences in executor.run(plan_batches(data.streams, cfg.runtime.batch_size), views, jobs):
+        for batch, inferences in executor.run(planned, views, jobs):
             for job, inference, tracker in zip(jobs, inferences, trackers):
                 writers[job.model].add(batch_records(batch, inference, views[job.view].seed_for, job.pass_name))
-                tracker.add(batch, inference.seconds)
+                tracker.add(batch, inference.seconds, inference.fed)
+            if inputs is not None:
+                inputs.add(batch)
             bar.update(batch.size)
     except BaseException:
         for writer in writers:
             writer.abort()
+        if inputs is not None:
+            inputs.close()
         raise
     finally:
         bar.close()
-    wall = time.perf_counter() - start
+    wall, finished = time.perf_counter() - start, time.time()
     for writer in writers:
         writer.close()
-    return [
-        summarise_model(cfg, runtime, views[base[m].view], data.specs, writers[m].table(), folders[m], widths[m], _finish(trackers, jobs, m, wall))
-        for m, runtime in enumerate(runtimes)
-    ]
+    for tracker in trackers:
+        tracker.finished = finished
+    return Scored([w.table() for w in writers], trackers, wall, inputs)
 
 
 def load_models(cfg: RunConfig) -> list[Runtime]:
@@ -125,27 +167,42 @@ def resolve_views(cfg: RunConfig, modality, runtimes: list[Runtime]) -> tuple[Vi
     return Views(views), jobs
 
 
-def warm_up(cfg: RunConfig, runtime: Runtime, view) -> int:
-    """Untimed batches of random pixels; the output width (warned about when the graph did not
-    declare it and it is not 3: the contract warned about declared widths already)."""
-    width = warmup(runtime, view.batch_shape(cfg.runtime.batch_size), cfg.runtime.warmup, cfg.preprocessing.seed)
-    if width != 3 and runtime.spec.output_width is None:
+def probe(cfg: RunConfig, runtime: Runtime, view) -> dict:
+    """Before any data: the model's output width (warned about when the graph did not declare
+    it and it is not 3), and whether its scores depend on its batch-mates (the check's rule, on
+    8 probe inputs of the view's shape); a batch-dependent model is named with how much."""
+    spec = runtime.spec
+    axes = dict(zip((a.name for a in modalities.get(spec.modality).layout.axes), view.batch_shape(PROBES)))
+    batch = modalities.get(spec.modality).probes(spec, PROBES, axes.get("frames"), cfg.preprocessing.seed)
+    name = Path(spec.path).name
+    try:
+        found = batch_dependence(runtime.run, batch)
+    except Exception as exc:  # a model that cannot run at all is refused before scoring
+        raise BenchError(f"{name} fails on probe batches of shape {list(batch.shape)}: {runtime_message(exc)}; check it with `bench check`") from None
+    width = found["width"]
+    if width != 3 and spec.output_width is None:
         kind = "[real, ai] softmax" if width == 2 else "one AI logit, sigmoid"
-        warn(f"{Path(runtime.spec.path).name} outputs {width} logit(s), not 3: {kind}; 3-class metrics are not reported")
-    return width
+        warn(f"{name} outputs {width} logit(s), not 3: {kind}; 3-class metrics are not reported")
+    if found["verdict"] != "pass":
+        warn(f"{name} is batch-dependent: scored alone and in a batch of {PROBES}, probe logits differ by up to {found['max_abs_diff']:.3g} "
+             f"(scale {found['scale']:.3g}) and {found['flips']} of {PROBES} decisions flip; the leaderboard groups samples at random, "
+             f"so its pushed score is a range: --batch-trials K measures it")
+    return {"width": width, "batch_dependence": {k: v for k, v in found.items() if k != "width"}}
 
 
-def _finish(trackers: list[Throughput], jobs: list[Job], model: int, wall: float) -> dict:
+def _finish(scored: Scored, jobs: list[Job], model: int) -> dict:
     """The model's throughput (its base pass): its own inference, the shared wall clock named as
     such, and the other models' inference inside it."""
-    mine = next(t for t, j in zip(trackers, jobs) if j.model == model and j.pass_name == "base")
-    mine.wall_s = wall
-    mine.others_inference_s = sum(sum(t.inference_s) for t, j in zip(trackers, jobs) if j.model != model)
+    mine = next(t for t, j in zip(scored.trackers, jobs) if j.model == model and j.pass_name == "base")
+    mine.wall_s = scored.wall
+    mine.others_inference_s = sum(sum(t.inference_s) for t, j in zip(scored.trackers, jobs) if j.model != model)
     return mine.to_json()
 
 
-def summarise_model(cfg: RunConfig, runtime: Runtime, view, specs: list[DatasetSpec], table, folder: Path, width: int, throughput: dict) -> ModelResult:
-    """Metrics (base pass), the robustness section, throughput: the model's ``ModelResult``, saved."""
+def summarise_model(cfg: RunConfig, runtime: Runtime, view, specs: list[DatasetSpec], table, folder: Path, probed: dict, throughput: dict) -> ModelResult:
+    """Metrics (base pass, the leaderboard's rule, strict beside them), the robustness section,
+    throughput: the model's ``ModelResult`` (saved by the caller)."""
+    width = probed["width"]
     three_class = width == 3
     out = cfg.output
     metrics = summarise(table[table["pass"] == "base"], three_class, out.bootstrap, out.bootstrap_seed)
@@ -175,9 +232,22 @@ def summarise_model(cfg: RunConfig, runtime: Runtime, view, specs: list[DatasetS
         throughput=throughput,
         folder=folder,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        batch_dependence=probed["batch_dependence"],
+        pipeline={"batch_order": cfg.data.batch_order, "pad_batches": cfg.runtime.pad_batches, "grouping": "per dataset, last batch at its true size" if not cfg.runtime.pad_batches else "per dataset, last batch padded to the batch size"},
     )
-    result.save()
+    _warn_errors(Path(runtime.spec.path).name, metrics["overall"])
     return result
+
+
+def _warn_errors(name: str, overall: dict) -> None:
+    if overall["model_errors"]:
+        strict = overall["strict"]
+        warn(f"{name} failed on {overall['model_errors']} sample(s): the headline metrics leave them out, as the leaderboard does "
+             f"(accuracy {_num(overall['accuracy'])}, sn34 {_num(overall['sn34'])}); counted wrong (strict): accuracy {_num(strict['accuracy'])}, sn34 {_num(strict['sn34'])}")
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _progress(total: int | None, enabled: bool):

@@ -119,3 +119,27 @@ def frame_spread(h: int = 16, w: int = 16, frames: int | str = "frames") -> onnx
     # t1 must be (batch, 1): expand the (1,) frame count against the spread column's shape
     nodes.insert(-2, helper.make_node("Shape", ["s1"], ["bshape"]))
     return _model(nodes, [x], [y], inits)
+
+
+def batch_mean_shift(h: int = 16, w: int = 16, strength: float = 1.0) -> onnx.ModelProto:
+    """A batch-dependent detector: linear_logits minus ``strength`` x the batch's mean logits
+    plus the batch size / 100 on the synthetic logit, so a sample's score depends on its
+    batch-mates and on how many they are (a padded or mixed batch shows)."""
+    base = linear_logits(3, h, w)
+    nodes = list(base.graph.node)
+    nodes[-1].output[0] = "plain"
+    nodes += [
+        helper.make_node("ReduceMean", ["plain", "ax0"], ["bm"], keepdims=1),
+        helper.make_node("Mul", ["bm", "k"], ["shift"]),
+        helper.make_node("Sub", ["plain", "shift"], ["centred"]),
+        helper.make_node("Shape", ["image"], ["shape"], end=1),
+        helper.make_node("Cast", ["shape"], ["n"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["n", "size_w"], ["bonus"]),
+        helper.make_node("Add", ["centred", "bonus"], ["logits"]),
+    ]
+    inits = list(base.graph.initializer) + [
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "ax0"),
+        numpy_helper.from_array(np.float32(strength), "k"),
+        numpy_helper.from_array(np.array([0.0, 0.01, 0.0], dtype=np.float32), "size_w"),
+    ]
+    return _model(nodes, list(base.graph.input), list(base.graph.output), inits)

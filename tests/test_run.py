@@ -130,9 +130,11 @@ def test_results_files_and_metrics_equal_sklearn(tmp_path):
     np.testing.assert_allclose(rec["p_ai"], p_ai)
     np.testing.assert_array_equal(rec["pred"], pred)
 
-    # fixed batch composition: dataset order, then sample order, 8 per batch, the last one short
+    # fixed batch composition: dataset order, then sample order, 8 per batch, each dataset on its
+    # own, its last batch short (23 = 8 + 8 + 7, 19 = 8 + 8 + 3, 11 = 8 + 3)
     assert rec["dataset"].tolist() == ["reals"] * 23 + ["fakes"] * 19 + ["semis"] * 11
-    assert rec["batch_index"].tolist() == [i // 8 for i in range(53)]
+    sizes = [8, 8, 7, 8, 8, 3, 8, 3]
+    assert rec["batch_index"].tolist() == [b for b, n in enumerate(sizes) for _ in range(n)]
     assert rec["sample_id"].tolist()[:3] == ["img_000.png", "img_001.png", "img_002.png"]
 
 
@@ -158,10 +160,10 @@ def test_same_seed_any_workers_identical_records(tmp_path):
     assert not pd.read_parquet(out9 / "records.parquet")["aug_seed"].equals(frames[0]["aug_seed"])
 
 
-def test_non_finite_logits_are_model_errors_counted_wrong(tmp_path):
+def test_model_errors_escape_the_headline_and_count_wrong_in_the_strict_metrics(tmp_path, capsys):
     model = models.save(models.nan_when_dark(), tmp_path / "m.onnx")
     images = {"black.png": np.zeros((20, 20, 3), np.uint8), "grey.png": np.full((20, 20, 3), 90, np.uint8)}
-    cfg = make_project(tmp_path, {"d": ("synthetic", images)}, model)
+    cfg = make_project(tmp_path, {"d": ("synthetic", images), "r": ("real", random_images(4, 3, 60, 200))}, model)
     out = tmp_path / "out"
     assert main(["run", str(cfg), "--output", str(out)]) == 0
     rec = pd.read_parquet(out / "records.parquet").set_index("sample_id")
@@ -169,8 +171,15 @@ def test_non_finite_logits_are_model_errors_counted_wrong(tmp_path):
     assert "non-finite" in rec.loc["black.png", "error"]
     assert rec.loc["black.png", "p_ai"] == 0.5 and rec.loc["black.png", "pred_binary"] == 0  # wrong for an AI sample
     assert rec.loc["grey.png", "status"] == "ok"
-    doc = json.loads((out / "results.json").read_text())
-    assert doc["metrics"]["overall"]["model_errors"] == 1 and doc["metrics"]["overall"]["n"] == 2
+    overall = json.loads((out / "results.json").read_text())["metrics"]["overall"]
+    assert overall["model_errors"] == 1 and overall["n"] == 5 and overall["strict"]["n"] == 6
+    ok = pd.read_parquet(out / "records.parquet").query("status == 'ok'")  # the leaderboard's rule, recomputed
+    y = (ok["label"] != 0).astype(int)
+    assert overall["accuracy"] == pytest.approx(accuracy_score(y, ok["pred_binary"]))
+    assert overall["brier"] == pytest.approx(brier_score_loss(y, ok["p_ai"]))
+    everything = pd.read_parquet(out / "records.parquet")
+    assert overall["strict"]["accuracy"] == pytest.approx(accuracy_score((everything["label"] != 0).astype(int), everything["pred_binary"]))
+    assert "failed on 1 sample" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("width", [2, 1])

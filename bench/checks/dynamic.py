@@ -90,18 +90,30 @@ def _decisions(logits: np.ndarray) -> np.ndarray:
     return np.stack([pred, pred_binary], 1)
 
 
-def check_batch_independence(report: CheckReport, run: Run, spec: ModelSpec, n: int = 8) -> None:
-    batch = probe_batch(spec, n, seed=1)
-    together = run(batch)
-    alone = np.concatenate([run(batch[i : i + 1]) for i in range(n)])
-    scale = max(1.0, float(np.abs(alone).max()))
-    diff = float(np.abs(alone - together).max())
+def batch_dependence(run: Run, batch: np.ndarray) -> dict:
+    """Each sample of ``batch`` scored alone and all together: the largest logit difference, the
+    logit scale ``max(1, max |logit|)``, the decisions that flip, and the verdict (pass: within
+    ``PASS_TOL * scale``; warn: larger, no flip, within ``WARN_TOL * scale``; fail otherwise).
+    Also the width of the logits seen, checked to be a (n, 1..3) array."""
+    n = len(batch)
+    together = np.asarray(run(batch))
+    alone = np.concatenate([np.asarray(run(batch[i : i + 1])) for i in range(n)])
+    for out, size in ((together, n), (alone, n)):
+        if out.ndim != 2 or out.shape[0] != size or out.shape[1] not in (1, 2, 3):
+            raise ValueError(f"model output has shape {list(out.shape)} for a batch of {size}; the contract needs (batch, 3) logits [real, synthetic, semisynthetic]")
+    scale = max(1.0, float(np.nanmax(np.abs(alone))) if np.isfinite(alone).any() else 1.0)
+    diff = float(np.nanmax(np.abs(alone - together))) if np.isfinite(alone - together).any() else 0.0
     flips = int((_decisions(alone) != _decisions(together)).any(axis=1).sum())
-    value = {"max_abs_diff": diff, "scale": scale, "flips": flips, "samples": n}
-    msg = f"max |alone - in batch of {n}| = {diff:.3g} (logit scale {scale:.3g}), {flips} of {n} decisions flip"
-    if flips or diff > WARN_TOL * scale:
+    verdict = FAIL if flips or diff > WARN_TOL * scale else WARN if diff > PASS_TOL * scale else PASS
+    return {"max_abs_diff": diff, "scale": scale, "flips": flips, "samples": n, "verdict": verdict, "width": int(alone.shape[1])}
+
+
+def check_batch_independence(report: CheckReport, run: Run, spec: ModelSpec, n: int = 8) -> None:
+    value = batch_dependence(run, probe_batch(spec, n, seed=1))
+    msg = f"max |alone - in batch of {n}| = {value['max_abs_diff']:.3g} (logit scale {value['scale']:.3g}), {value['flips']} of {n} decisions flip"
+    if value["verdict"] == FAIL:
         report.add("batch-independence", FAIL, msg + ": a sample's verdict depends on its batch-mates", "export in eval mode; no statistics over the batch axis; prefer static over dynamic quantisation", value)
-    elif diff > PASS_TOL * scale:
+    elif value["verdict"] == WARN:
         report.add("batch-independence", WARN, msg + ": scores depend a little on the batch (dynamic quantisation does this)", "static quantisation or float weights make scores batch-independent", value)
     else:
         report.add("batch-independence", PASS, msg, value=value)

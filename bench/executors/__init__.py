@@ -35,11 +35,13 @@ class Job:
 
 @dataclass(frozen=True)
 class Inference:
-    """One job's answer for one batch: logits (with padding rows), or the error."""
+    """One job's answer for one batch: a row of logits per sample of the batch (NaN for samples
+    that were not fed: data errors), or the error; ``fed`` is how many rows the model saw."""
 
     logits: np.ndarray | None
     seconds: float | None
     error: str | None = None
+    fed: int = 0
 
 
 class Executor(Protocol):
@@ -51,15 +53,35 @@ def get(name: str, **options) -> Executor:
     return getattr(importlib.import_module(module), attr)(**options)
 
 
-def infer(runtime, buffer: np.ndarray) -> Inference:
+def feed(buffer: np.ndarray, ok: list[bool], pad: bool) -> tuple[np.ndarray, np.ndarray]:
+    """What the model is fed from a batch buffer of ``len(ok)`` samples, and which samples those
+    rows are: the decoded samples only, at their true number (a contiguous view when all are);
+    with ``pad``, the whole fixed-size buffer (failed and missing rows are zeros)."""
+    rows = np.flatnonzero(ok)
+    if pad:
+        return buffer, np.arange(len(ok))
+    if len(rows) == len(ok):
+        return buffer[: len(ok)], rows
+    return buffer[rows], rows
+
+
+def infer(runtime, buffer: np.ndarray, ok: list[bool], pad: bool = False) -> Inference:
     """Run one batch; a failing batch is a model error for its samples, not a crash."""
     import time
 
     from bench.runtimes.errors import runtime_message
 
+    batch, rows = feed(buffer, ok, pad)
+    if len(rows) == 0 or not any(ok):
+        return Inference(None, None)
     start = time.perf_counter()
     try:
-        logits = runtime.run(buffer)
+        logits = np.asarray(runtime.run(batch))
     except Exception as exc:  # any runtime failure: recorded per sample, classified by callers
-        return Inference(None, None, f"inference failed: {runtime_message(exc)}")
-    return Inference(logits, time.perf_counter() - start)
+        return Inference(None, None, f"inference failed: {runtime_message(exc)}", len(batch))
+    seconds = time.perf_counter() - start
+    if logits.ndim != 2 or logits.shape[0] != len(batch):
+        return Inference(None, None, f"inference failed: output shape {list(logits.shape)} for a batch of {len(batch)}; the contract needs (batch, classes) logits", len(batch))
+    full = np.full((len(ok), logits.shape[1]), np.nan, dtype=np.float64)
+    full[rows] = logits[rows] if pad else logits
+    return Inference(full, seconds, None, len(batch))

@@ -84,7 +84,7 @@ class Prepared:
         buffers = self._take_buffers()
         if buffers is None:
             return False
-        if planned.size < self.batch_size:
+        if planned.size < self.batch_size:  # padding rows are zeros when a runtime is fed them
             for buffer in buffers:
                 buffer[planned.size :] = 0
         futures: list[Future] = [self._pool.submit(self.prepare, ref, [b[slot] for b in buffers]) for slot, ref in enumerate(planned.refs)]
@@ -121,12 +121,14 @@ class Prepared:
 class LocalExecutor:
     """Threads on this machine; every job's runtime runs on the scoring thread, batch by batch."""
 
-    def __init__(self, workers: int = 2, prefetch: int = 2, batch_size: int = 16):
+    def __init__(self, workers: int = 2, prefetch: int = 2, batch_size: int = 16, pad: bool = False):
         self.workers = workers
         self.prefetch = prefetch
         self.batch_size = batch_size
+        self.pad = pad
 
     def run(self, batches: Iterable[Planned], views, jobs: list[Job]) -> Iterator[tuple[Batch, list[Inference]]]:
         with Prepared(batches, views, views.shapes(self.batch_size), self.workers, self.prefetch) as prepared:
             for batch in prepared:
-                yield batch, [infer(job.runtime, batch.buffers[job.view]) for job in jobs]
+                ok = [o.ok for o in batch.outcomes]
+                yield batch, [infer(job.runtime, batch.buffers[job.view], ok, self.pad) for job in jobs]
