@@ -33,9 +33,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def print_result(result) -> None:
-    from bench.report import metric_tables, robustness_table, throughput_table
+    from bench.report import metric_tables, robustness_table, strict_line, throughput_table, trials_table
 
     print(metric_tables(result.metrics))
+    for part in (strict_line(result.metrics), trials_table(result.batch_trials)):
+        if part:
+            print()
+            print(part)
     if result.robustness:
         print()
         print(robustness_table(result.robustness))

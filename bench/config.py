@@ -334,9 +334,10 @@ def _check_text(key: Key, value: str) -> None:
         raise BenchError(f"{key.name} holds an empty name; remove it")
 
 
-def build(flat: dict[str, Any], overridden: tuple[str, ...] = ()) -> RunConfig:
+def build(flat: dict[str, Any], overridden: tuple[str, ...] = (), origins: dict[str, str] | None = None) -> RunConfig:
     """A validated ``RunConfig`` from flat keys (missing keys take their defaults); ``overridden``
-    names the keys the user set on the command line or as API overrides."""
+    names the keys the user set on the command line or as API overrides; ``origins`` maps a key
+    to the file it came from, named in its error."""
     known = keys()
     for name in flat:
         if name not in known:
@@ -345,8 +346,12 @@ def build(flat: dict[str, Any], overridden: tuple[str, ...] = ()) -> RunConfig:
     if isinstance(values["model"], str):
         values["model"] = [values["model"]]
     for name, key in known.items():
-        _check_value(key, values[name])
-    if values["frame_rule"] == "fps" and not (isinstance(values["target_fps"], (int, float)) and values["target_fps"] > 0):
+        try:
+            values[name] = _check_value(key, values[name])
+        except BenchError as exc:
+            where = (origins or {}).get(name)
+            raise BenchError(f"{where}: {exc}" if where else str(exc)) from None
+    if values["frame_rule"] == "fps" and values["target_fps"] is None:
         raise BenchError(f"frame_rule fps needs target_fps, a positive number of frames per second, got {values['target_fps']!r}")
     sections = {s: {} for s in SECTIONS}
     for name, key in known.items():
@@ -358,24 +363,92 @@ def build(flat: dict[str, Any], overridden: tuple[str, ...] = ()) -> RunConfig:
 # --------------------------------------------------------------------------- files
 
 
-def suggest(name: str, known: list[str]) -> str:
+def suggest(name: Any, known: list[str]) -> str:
     """'Did you mean ...? Available: ...' for an unknown name."""
-    close = difflib.get_close_matches(name, known, n=1)
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"{hint} Available: {', '.join(sorted(known)) or '(none)'}"
+    return f"{hint} Available: {', '.join(sorted(map(str, known))) or '(none)'}"
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise BenchError(f"config file not found: {path}; give the path to a YAML file (see configs/)")
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A YAML mapping that gives the same key twice (PyYAML would keep the last one silently)."""
+
+    def __init__(self, key: Any, first: yaml.Mark, second: yaml.Mark):
+        super().__init__(None, None, f"duplicate key {key!r}", second)
+        self.key, self.first, self.second = key, first, second
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys in any mapping (merge keys ``<<`` may still
+    be overridden, as YAML intends). Run configs and registry files are both read with it."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Mark] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+                if first is not None:
+                    raise DuplicateKeyError(key, first, key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep)
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+def _utf8_text(path: Path, data: bytes, what: str) -> str:
+    """The file's text; ``BenchError`` naming the encoding problem when it is not UTF-8."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise BenchError(f"{what} {path} is {name} text; save it as UTF-8")
+    if b"\x00" in data:
+        raise BenchError(f"{what} {path} holds NUL bytes (UTF-16 or UTF-32 text without a byte-order mark, or not text at all); save it as UTF-8")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BenchError(f"{what} {path} is not UTF-8: byte 0x{data[exc.start]:02x} on line {line} (Latin-1 or another legacy encoding?); save it as UTF-8") from None
+
+
+def load_yaml_text(text: str, path: Path, what: str = "config file") -> Any:
+    """YAML text -> Python values with ``StrictLoader``; ``BenchError`` for bad syntax and
+    duplicate keys."""
+    try:
+        return yaml.load(text, Loader=StrictLoader)
+    except DuplicateKeyError as exc:
+        raise BenchError(f"{what} {path} gives the key {exc.key!r} twice (lines {exc.first.line + 1} and {exc.second.line + 1}); keep one") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise BenchError(f"config file {path} is not valid YAML{where}; fix the syntax") from None
+        problem = getattr(exc, "problem", None)
+        raise BenchError(f"{what} {path} is not valid YAML{where}{f' ({problem})' if problem else ''}; fix the syntax") from None
+    except RecursionError:
+        raise BenchError(f"{what} {path} is nested too deeply to read; flatten it") from None
+
+
+def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file holding a mapping: UTF-8 only, no duplicate keys, keys that are strings."""
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"{what} not found: {path}; give the path to a YAML file (see configs/)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BenchError(f"cannot read {what} {path}: {exc.strerror or exc}; check its permissions") from None
+    data = load_yaml_text(_utf8_text(path, data, what), path, what)
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise BenchError(f"config file {path} must hold a mapping of keys to values, got {type(data).__name__}")
+        raise BenchError(f"{what} {path} must hold a mapping of keys to values, got {type(data).__name__}")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise BenchError(f"{what} {path} has the key {bad[0]!r}, which is not a name; keys are names like batch_size")
     return data
 
 
@@ -384,25 +457,41 @@ def _resolve(value: Any, base: Path) -> Any:
         return None
     if isinstance(value, list):
         return [_resolve(v, base) for v in value]
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         return value  # the type check names it
     p = Path(os.path.expanduser(value))
     return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _resolve_key(key: Key, value: Any, base: Path) -> Any:
+    """A path key's value resolved against ``base``; a value of the wrong shape (a string where
+    a list is expected) is left as given, for its type check to name."""
+    if typing.get_origin(_is_optional(key.type)[1]) is list and not isinstance(value, list) and key.name != "model":
+        return value
+    return _resolve(value, base)
 
 
 def _flatten(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """A file's keys as flat keys: sections (``runtime: {batch_size: 8}``) or flat keys."""
     known = keys()
     flat: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if name in flat:
+            raise BenchError(f"{path} sets {name} twice (flat and in its section {known[name].section!r}); keep one")
+        flat[name] = value
+
     for name, value in data.items():
-        if name in SECTIONS and isinstance(value, dict):
+        if name in SECTIONS and (isinstance(value, dict) or name not in known):  # `cache` and `output` are keys too
+            if not isinstance(value, dict):
+                raise BenchError(f"section {name!r} of {path} must be a mapping of its keys (like `{name}: {{...}}`), got {_shown(value)}")
             fields = {k.field: k for k in known.values() if k.section == name}
             for sub, v in value.items():
                 if sub not in fields:
                     raise BenchError(f"unknown key {sub!r} in section {name!r} of {path}.{suggest(sub, list(fields))}")
-                flat[fields[sub].name] = v
+                put(fields[sub].name, v)
         elif name in known:
-            flat[name] = value
+            put(name, value)
         elif name == "name" and "datasets" in data and isinstance(data.get("datasets"), list) and data["datasets"] and isinstance(data["datasets"][0], dict):
             raise _registry_file(path)
         else:
@@ -429,18 +518,21 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     """Defaults, then the file (if any), then ``overrides`` (flat keys; ``None`` values are unset)."""
     known = keys()
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     if path is not None:
         path = Path(path)
         base = path.resolve().parent
         for name, value in _flatten(read_yaml(path), path).items():
-            values[name] = _resolve(value, base) if known[name].meta["path"] else value
+            values[name] = _resolve_key(known[name], value, base) if known[name].meta["path"] else value
+            origins[name] = str(path)
         if (base / "datasets").is_dir():
             values.setdefault("dataset_dirs", [str(base / "datasets")])
     for name, value in (overrides or {}).items():
         if name not in known:
             raise BenchError(f"unknown config key {name!r}.{suggest(name, list(known))}")
         if value is not None:
-            values[name] = _resolve(value, Path.cwd()) if known[name].meta["path"] else value
-    if not values.get("dataset_dirs"):
+            values[name] = _resolve_key(known[name], value, Path.cwd()) if known[name].meta["path"] else value
+            origins.pop(name, None)
+    if values.get("dataset_dirs") in (None, []):
         values["dataset_dirs"] = [str(BUNDLED_REGISTRY)]
-    return build(values, tuple(k for k, v in (overrides or {}).items() if v is not None))
+    return build(values, tuple(k for k, v in (overrides or {}).items() if v is not None), origins)

@@ -7,14 +7,15 @@ Relative ``source.path`` values resolve against the YAML file's folder.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import read_yaml, suggest
+from bench.config import INT64_MAX, check_number, read_yaml, suggest
 from bench.data.refs import SampleRef
-from bench.data.sources import SOURCES
+from bench.data.sources import REQUIRED_SOURCE_KEYS, SOURCE_KEYS, SOURCES
 from bench.errors import BenchError
 
 LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}
@@ -67,7 +68,10 @@ class Registry:
 
 
 def parse_registry_file(path: Path) -> list[DatasetSpec]:
-    data = read_yaml(path)
+    data = read_yaml(path, "dataset registry file")
+    unknown = sorted(set(data) - {"datasets"})
+    if unknown:
+        raise BenchError(f"{path}: unknown top-level key {unknown[0]!r}.{suggest(unknown[0], ['datasets'])}")
     entries = data.get("datasets")
     if not isinstance(entries, list):
         raise BenchError(f"{path} must hold `datasets:` with a list of dataset entries")
@@ -78,33 +82,89 @@ def parse_entry(entry: Any, path: Path, index: int) -> DatasetSpec:
     where = f"{path} (entry {index + 1})"
     if not isinstance(entry, dict):
         raise BenchError(f"{where}: a dataset entry must be a mapping, got {type(entry).__name__}")
-    unknown = set(entry) - ENTRY_KEYS
+    unknown = sorted(set(entry) - ENTRY_KEYS, key=str)
     if unknown:
-        key = sorted(unknown)[0]
+        key = unknown[0]
         raise BenchError(f"{where}: unknown key {key!r}.{suggest(key, sorted(ENTRY_KEYS))}")
     name = entry.get("name")
-    if not isinstance(name, str) or not name:
-        raise BenchError(f"{where}: `name` is required (a short unique string)")
+    if not isinstance(name, str) or not name.strip():
+        raise BenchError(f"{where}: `name` is required (a short unique string), got {name!r}")
+    where = f"{path} (entry {index + 1}, {name!r})"
     modality = entry.get("modality", "image")
-    if modality not in MODALITIES:
+    if not isinstance(modality, str) or modality not in MODALITIES:
         raise BenchError(f"{where}: modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
     media_type = entry.get("media_type")
-    if media_type not in LABELS:
+    if not isinstance(media_type, str) or media_type not in LABELS:
         raise BenchError(f"{where}: media_type must be one of {', '.join(LABELS)}, got {media_type!r}")
     source = entry.get("source")
-    if not isinstance(source, dict) or source.get("type") not in SOURCES:
+    if not isinstance(source, dict) or not isinstance(source.get("type"), str) or source.get("type") not in SOURCES:
         raise BenchError(f"{where}: `source.type` must be one of {', '.join(SOURCES)}, got {source!r}")
-    source = dict(source)
-    if source.get("path"):
-        p = Path(str(source["path"])).expanduser()
+    source = check_source(dict(source), where)
+    if isinstance(source.get("path"), str):
+        p = Path(source["path"]).expanduser()
         source["path"] = str(p if p.is_absolute() else (path.parent / p).resolve())
     max_samples = entry.get("max_samples")
-    if max_samples is not None and (not isinstance(max_samples, int) or max_samples < 1):
-        raise BenchError(f"{where}: max_samples must be a positive integer, got {max_samples!r}")
-    weight = entry.get("weight", 1.0)
-    if not isinstance(weight, (int, float)) or weight <= 0:
-        raise BenchError(f"{where}: weight must be a positive number, got {weight!r}")
-    return DatasetSpec(name, modality, media_type, source, max_samples, float(weight), str(entry.get("description", "")), str(path))
+    if max_samples is not None:
+        max_samples = check_number(f"{where}: max_samples", max_samples, int, "positive", high=INT64_MAX)
+    weight = check_number(f"{where}: weight", entry.get("weight", 1.0), float, "positive")
+    description = entry.get("description", "")
+    if not isinstance(description, str):
+        raise BenchError(f"{where}: description must be a string, got {description!r}; quote it")
+    return DatasetSpec(name, modality, media_type, source, max_samples, weight, description, str(path))
+
+
+_KIND_WORDS = {"str": "a string", "bool": "true or false", "int": "an integer", "str_list": "a list of strings",
+               "str_or_list": "a string or a list of strings", "mapping": "a mapping", "scalar": "a string, number or boolean"}
+
+
+def check_source(source: dict[str, Any], where: str) -> dict[str, Any]:
+    """A ``source:`` mapping checked against its type's keys (``SOURCE_KEYS``): no unknown key,
+    each value of its kind, the required keys present."""
+    kind = source["type"]
+    schema = SOURCE_KEYS[kind]
+    for key, value in source.items():
+        if key not in schema:
+            raise BenchError(f"{where}: unknown key {key!r} in its {kind} source.{suggest(key, sorted(schema))}")
+        problem = _kind_problem(schema[key], value)
+        if problem:
+            raise BenchError(f"{where}: source.{key} must be {_KIND_WORDS[schema[key]]}, got {_value_text(value)}{problem}")
+    for key in REQUIRED_SOURCE_KEYS.get(kind, ()):
+        if not source.get(key):
+            raise BenchError(f"{where}: a {kind} source needs `{key}`; add it to `source:`")
+    if kind == "huggingface" and not (source.get("id") or source.get("path")):
+        raise BenchError(f"{where}: a huggingface source needs `id` (a Hub dataset id) or `path` (a local dataset folder); add one")
+    return source
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    return f"the string {value!r}" if isinstance(value, str) else repr(value)
+
+
+def _kind_problem(kind: str, value: Any) -> str | None:
+    """None when ``value`` is of ``kind``; else the fix to append to the message (maybe '')."""
+    if kind == "str":
+        return None if isinstance(value, str) and "\x00" not in value else ""
+    if kind == "bool":
+        if isinstance(value, bool):
+            return None
+        return "; write true or false without quotes" if isinstance(value, str) else ""
+    if kind == "int":
+        return None if isinstance(value, int) and not isinstance(value, bool) else ""
+    if kind in ("str_list", "str_or_list"):
+        if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+            return None
+        if isinstance(value, str):
+            return None if kind == "str_or_list" else f"; write [{value}]"
+        return ""
+    if kind == "mapping":
+        return None if isinstance(value, dict) else ""
+    if kind == "scalar":
+        if isinstance(value, float) and not math.isfinite(value):
+            return "; write a finite number"
+        return None if isinstance(value, (str, int, float, bool)) else ""
+    return ""
 
 
 class Samples:

@@ -178,3 +178,19 @@ def open_hub(spec) -> Opened:
 # source type -> how to open it; each imports what it needs (pyarrow, datasets, bench.data.hub)
 # when called, so importing this module stays cheap and free of cycles
 SOURCES: dict[str, Callable[[Any], Opened]] = {"folder": open_folder, "parquet": open_parquet, "huggingface": open_huggingface, "hub": open_hub}
+
+# source type -> the keys of its `source:` mapping and what each holds (the registry refuses any
+# other key, with a suggestion). `hub` holds what `bench datasets import` writes
+# (bench/data/hub/registry_format.py, HubEntry.source); its lists may be one string, as in the
+# public registry format.
+SOURCE_KEYS: dict[str, dict[str, str]] = {
+    "folder": {"type": "str", "path": "str", "extensions": "str_list"},
+    "parquet": {"type": "str", "path": "str", "column": "str", "id_column": "str", "allow_external_paths": "bool"},
+    "huggingface": {"type": "str", "id": "str", "path": "str", "split": "str", "config": "str", "column": "str", "allow_external_paths": "bool"},
+    "hub": {
+        "type": "str", "repo": "str", "cache_dir": "str", "source_format": "str_or_list", "include_paths": "str_or_list",
+        "exclude_paths": "str_or_list", "data_columns": "str_or_list", "media_per_archive": "int", "archives_per_dataset": "int",
+        "filter_column": "str", "filter_value": "scalar", "extra": "mapping",
+    },
+}
+REQUIRED_SOURCE_KEYS: dict[str, tuple[str, ...]] = {"folder": ("path",), "parquet": ("path",), "hub": ("repo",)}

@@ -69,10 +69,12 @@ def throughput_table(tp: dict, environment: dict) -> str:
         ["workers", tp.get("workers")],
         ["cache hits / misses", _cache_cell(tp.get("cache"))],
         ["samples", tp["samples"]],
-        ["end-to-end samples/s", tp["samples_per_s"]],
+        ["end-to-end samples/s (scoring loop)", tp["samples_per_s"]],
         *([["shared wall clock samples/s (all models)", tp["shared_samples_per_s"]]] if tp.get("models", 1) > 1 else []),
+        ["samples/s from process start (imports, load, listing)", tp.get("from_start_samples_per_s")],
         ["model-only samples/s", tp["model_only_samples_per_s"]],
         ["batch latency p50 / p90 / p95 / p99 ms", " / ".join(fmt(lat[k], 2) for k in ("p50", "p90", "p95", "p99"))],
+        ["first batches left out of latency (warm-up, scored)", tp.get("warmup_batches_excluded")],
         ["per-sample model ms", tp["per_sample_ms"]],
         ["decode ms (all workers)", st["decode"]],
         ["preprocess ms (all workers)", st["preprocess"]],
@@ -89,3 +91,31 @@ def _cache_cell(cache: dict | None) -> str:
     return f"{cache['hits']} / {cache['misses']}{rebuilt}"
 
 
+def strict_line(metrics: dict) -> str:
+    """The strict metrics beside the headline, when the model failed on samples."""
+    overall = metrics["overall"]
+    strict = overall.get("strict")
+    if not overall.get("model_errors") or not strict:
+        return ""
+    keys = ("accuracy", "mcc", "brier", "sn34")
+    return (f"The model failed on {overall['model_errors']} sample(s). Headline (status ok only, the leaderboard's rule): "
+            + ", ".join(f"{k} {fmt(overall[k])}" for k in keys) + f". Strict (model errors counted wrong, p_ai 0.5; n {strict['n']}): "
+            + ", ".join(f"{k} {fmt(strict[k])}" for k in keys) + ".")
+
+
+def dependence_line(found: dict | None) -> str:
+    if not found:
+        return ""
+    verdict = {"pass": "batch-independent", "warn": "slightly batch-dependent", "fail": "batch-dependent"}[found["verdict"]]
+    return (f"Probe at load: {verdict} (8 probe inputs alone vs together: max logit difference {found['max_abs_diff']:.3g}, "
+            f"scale {found['scale']:.3g}, {found['flips']} decision(s) flip).")
+
+
+def trials_table(trials: dict | None) -> str:
+    if not trials:
+        return ""
+    rows = [[k, m["default"], m["min"], m["median"], m["max"], f"[{fmt(m['p05'])}, {fmt(m['p95'])}]"] for k, m in trials["metrics"].items()]
+    flipped = trials["decisions_flipped"]
+    note = (f"{trials['trials']} seeded groupings ({trials['grouping']}); decisions that differ from the run's grouping: "
+            f"{flipped['min']:.0f} to {flipped['max']:.0f} of {flipped['samples']} (median {flipped['median']:.0f}).")
+    return table(["batch trials", "this run", "min", "median", "max", "90% interval"], rows) + "\n\n" + note

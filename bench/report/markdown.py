@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report import metric_tables, robustness_table, table, throughput_table
+from bench.report import (
+    dependence_line,
+    metric_tables,
+    robustness_table,
+    strict_line,
+    table,
+    throughput_table,
+    trials_table,
+)
 
 
 def error_table(records: pd.DataFrame, limit: int = 20) -> str:
@@ -29,11 +37,15 @@ def summary_markdown(doc: dict, records: pd.DataFrame) -> str:
         f"- model sha256 `{model['sha256'][:16]}`, input {model['input_shape']} {model['input_dtype']}, {model['output_width']} logits",
         f"- preprocessing: {pre['geometry']} to {pre['height']}x{pre['width']}, {pre['interpolation']} interpolation, augmentation {pre['augmentation']}, seed {pre['seed']}",
         f"- environment: {env['provider']} on {env['device']}, {runtime} {env.get(runtime, '')}".rstrip(),
+        *([f"- batches: {pipe['grouping']}, order {pipe['batch_order']}"] if (pipe := doc.get("pipeline")) else []),
+        *([f"- {dependence_line(doc.get('batch_dependence'))}"] if doc.get("batch_dependence") else []),
         "",
         "## Metrics",
         "",
         metric_tables(doc["metrics"]),
         "",
+        *([strict_line(doc["metrics"]), ""] if strict_line(doc["metrics"]) else []),
+        *(["## The range of the pushed score (batch trials)", "", trials_table(doc.get("batch_trials")), ""] if doc.get("batch_trials") else []),
         *(["## Robustness (redistribution chain)", "", robustness_table(doc.get("robustness")), ""] if doc.get("robustness") else []),
         "## Throughput",
         "",
