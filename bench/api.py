@@ -35,6 +35,23 @@ def run(config: RunConfig | str | Path | None = None, **overrides: Any) -> Model
     return results[0] if len(results) == 1 else results
 
 
+def resume(folder: str | Path, progress: bool | None = None) -> ModelResult | list[ModelResult]:
+    """Finish a run that was killed or interrupted (``folder``: one of its result folders): its
+    config is read back from run.json, the batches every model finished are kept, the rest are
+    scored; the records equal an uninterrupted run's."""
+    from bench.config import build
+    from bench.errors import BenchError
+    from bench.journal import read_run_file
+    from bench.scoring import run_all
+
+    doc = read_run_file(Path(folder))
+    if doc.get("status") == "complete":
+        raise BenchError(f"the run in {folder} is complete; nothing to resume (start a new run with another --output)")
+    flat = dict(doc["config"]) | ({"progress": progress} if progress is not None else {})
+    results = run_all(build(flat, tuple(doc.get("overridden", ()))), resume=[Path(f) for f in doc["folders"]])
+    return results[0] if len(results) == 1 else results
+
+
 def _config(value: RunConfig | str | Path | None, overrides: dict[str, Any]) -> RunConfig:
     if isinstance(value, RunConfig):
         return value.replace(**overrides) if overrides else value

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from bench import __version__
@@ -17,8 +19,17 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 def _run(args: argparse.Namespace) -> int:
     from bench import api
 
-    cfg = api.config(args.config, **config_overrides(args))
-    results = api.run(cfg)
+    if args.resume:
+        if args.config or config_overrides(args):
+            raise BenchError("--resume continues a run with the config it started with; give no config file or other flags with it")
+        from bench.config import build
+        from bench.journal import read_run_file
+
+        results = api.resume(args.resume)
+        cfg = build(read_run_file(Path(args.resume))["config"])
+    else:
+        cfg = api.config(args.config, **config_overrides(args))
+        results = api.run(cfg)
     results = results if isinstance(results, list) else [results]
     for result in results:
         if len(results) > 1:
@@ -99,8 +110,11 @@ def _check(args: argparse.Namespace) -> int:
     import json
 
     from bench.checks import check_model
+    from bench.config import MAX_BATCH, check_number
 
-    report = check_model(args.model, args.modality, args.batch_size, args.timeout)
+    batch_size = check_number("--batch-size", args.batch_size, int, "positive", high=MAX_BATCH)
+    timeout = check_number("--timeout", args.timeout, float, "positive", high=86_400)
+    report = check_model(args.model, args.modality, batch_size, timeout)
     print(json.dumps(report.to_json(), indent=2, default=str) if args.json else report.text())
     return 0 if report.ok else 1
 
@@ -147,7 +161,7 @@ def _profile(args: argparse.Namespace) -> int:
         data=args.data,
         output=args.output,
         threads=args.threads,
-    )
+    ).validate()
     print(f"profiling {args.model} ({'through the pipeline on ' + args.data if args.data else 'model only'})", file=sys.stderr)
     profile = sweep(cfg, progress=print_progress)
     folder = Path(args.output) if args.output else new_folder(Path("results"), f"{Path(args.model).stem}-profile-{stamp()}")
@@ -177,10 +191,13 @@ def print_progress(row) -> None:
 
 def _compare(args: argparse.Namespace) -> int:
     from bench import api
+    from bench.config import MAX_BOOTSTRAP, check_number
     from bench.results import new_folder, stamp
 
+    bootstrap = check_number("--bootstrap", args.bootstrap, int, "non_negative", high=MAX_BOOTSTRAP)  # 0: no intervals, as in `bench run`
+    top = check_number("--top", args.top, int, "non_negative", high=100_000)
     folder = Path(args.output) if args.output else None
-    doc = api.compare(args.runs, allow_mismatch=args.allow_mismatch, bootstrap=args.bootstrap, top=args.top)
+    doc = api.compare(args.runs, allow_mismatch=args.allow_mismatch, bootstrap=bootstrap, top=top)
     folder = folder or new_folder(Path("results"), f"compare-{stamp()}")
     from bench.comparison import write_compare
 
@@ -267,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="score a model on datasets; writes results/<run>/")
     run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml)")
     add_config_flags(run)
+    run.add_argument("--resume", metavar="DIR", help="finish a run that was killed or interrupted (its result folder), scoring only what is missing")
     run.set_defaults(func=_run)
 
     check = sub.add_parser("check", help="check a model against the contract (exit 1 when a rule fails)")
@@ -303,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="paired comparison of runs on the same samples (the first is the baseline)")
     cmp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="result folders written by `bench run`")
     cmp.add_argument("--allow-mismatch", action="store_true", help="compare only the samples all runs share")
-    cmp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    cmp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples, 0 for no intervals (default 1000)")
     cmp.add_argument("--top", type=int, default=20, help="how many most-disagreed samples to list (default 20)")
     cmp.add_argument("--output", help="folder for compare.md and compare.json (default: results/compare-<timestamp>)")
     cmp.set_defaults(func=_compare)
@@ -331,6 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (the finished batches are kept for --resume)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 class _Stderr(logging.Handler):
     """The ``bench`` logger's warnings and notices, one line each, on the current stderr."""
 
@@ -348,14 +374,18 @@ def _log_to_stderr() -> None:
 def main(argv: list[str] | None = None) -> int:
     _log_to_stderr()
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        folder = getattr(exc, "run_folder", None)
+        hint = f"; the finished batches are kept: `bench run --resume {folder}` continues" if folder else ""
+        print(("terminated" if isinstance(exc, Terminated) else "interrupted") + hint, file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -35,17 +35,59 @@ class LoadedRun:
     records: pd.DataFrame
 
 
+RECORD_COLUMNS = ("dataset", "sample_id", "label", "p_ai", "pred", "pred_binary", "status", "aug_seed", "weight")
+
+
 def load_run(folder: str | Path) -> LoadedRun:
+    """A run folder's results.json and records.parquet; ``BenchError`` (one line, naming the
+    file and the fix) when either is missing, unreadable, corrupt or lacks what compare reads."""
     folder = Path(folder)
     files = [folder / "results.json", folder / "records.parquet"]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise BenchError(f"{folder} is not a run folder: {', '.join(missing)} missing; give folders written by `bench run`")
-    results = json.loads(files[0].read_text())
-    records = pd.read_parquet(files[1])
+    results = _read_results(files[0])
+    records = _read_records(files[1])
     if "pass" in records:  # a run with the robustness pass: compare the base pass
         records = records[records["pass"] == "base"].reset_index(drop=True)
     return LoadedRun(Path(results["model"]["path"]).stem, folder, results, records)
+
+
+def _corrupt(path: Path, why: str) -> BenchError:
+    return BenchError(f"{path} is corrupt ({why}); rerun `bench run` to write it again")
+
+
+def _read_results(path: Path) -> dict:
+    try:
+        results = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc.strerror or exc}; check its permissions") from None
+    except UnicodeDecodeError as exc:
+        raise _corrupt(path, f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
+    except (ValueError, RecursionError) as exc:
+        raise _corrupt(path, f"not valid JSON: {str(exc)[:120]}") from None
+    if not isinstance(results, dict):
+        raise _corrupt(path, f"it holds a {type(results).__name__}, not the results object")
+    model = results.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("path"), str):
+        raise _corrupt(path, "no model.path")
+    if not isinstance(results.get("preprocessing"), dict):
+        raise _corrupt(path, "no preprocessing settings")
+    if not isinstance(results.get("throughput", {}), dict):
+        raise _corrupt(path, "throughput is not an object")
+    return results
+
+
+def _read_records(path: Path) -> pd.DataFrame:
+    try:
+        records = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError and others for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise _corrupt(path, f"not a readable parquet file: {first}") from None
+    lacking = [c for c in RECORD_COLUMNS if c not in records.columns]
+    if lacking:
+        raise _corrupt(path, f"no column {', '.join(lacking)}")
+    return records
 
 
 def _unique_names(runs: list[LoadedRun]) -> None:
@@ -110,7 +152,7 @@ def paired_bootstrap(a: Scored, b: Scored, n_boot: int = 1000, seed: int = 0, le
     """Percentile intervals of ``metric(b) - metric(a)`` over resamples shared by both models."""
     n = a.labels.shape[0]
     keys = ("accuracy", "mcc", "brier", "sn34")
-    if n == 0:
+    if n == 0 or n_boot <= 0:  # no samples, or no resamples asked for (`--bootstrap 0`): no intervals
         return {k: None for k in keys}
     rng = np.random.default_rng(seed)
     diffs: dict[str, list[float]] = {k: [] for k in keys}

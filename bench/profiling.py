@@ -17,7 +17,8 @@ import itertools
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,13 @@ from bench.throughput import latency_ms
 PLATEAU = 0.03  # auto stops when a doubling gains less than 3% throughput
 AUTO_MAX = 4096
 INPUT_SETS = 4
+MAX_THREADS = 256  # as the run config's threads (bench/config.py)
+PROVIDERS = ("auto", "cpu", "cuda")
+
+
+def _limit(flag: str, check: str, high: float | None = None) -> dict:
+    """Field metadata: the command-line flag named in errors, and the range (bench.config.CHECKS)."""
+    return {"flag": flag, "check": check, "high": high}
 
 
 @dataclass
@@ -37,21 +45,32 @@ class ProfileConfig:
     model: str
     batch_sizes: list[int] | None = None  # None: auto
     provider: str = "auto"
-    duration: float = 3.0
-    min_iters: int = 10
-    latency_budget_ms: float | None = None
+    duration: float = field(default=3.0, metadata=_limit("--duration", "positive", 3600))
+    min_iters: int = field(default=10, metadata=_limit("--min-iters", "positive", 1_000_000))
+    latency_budget_ms: float | None = field(default=None, metadata=_limit("--latency-budget", "positive", 3_600_000))
     data: str | None = None  # a run config whose datasets feed the pipeline
     output: str | None = None
-    threads: int = 0
-    warmup: int = 3
+    threads: int = field(default=0, metadata=_limit("--threads", "non_negative", MAX_THREADS))
+    warmup: int = field(default=3, metadata=_limit("warmup", "non_negative", 1000))
 
     def validate(self) -> ProfileConfig:
-        if self.batch_sizes is not None and (not self.batch_sizes or any(b < 1 for b in self.batch_sizes)):
-            raise BenchError(f"--batch-sizes must be positive integers like 1,2,4,8 or 'auto', got {self.batch_sizes!r}")
-        if self.duration <= 0 or self.min_iters < 1:
-            raise BenchError(f"--duration must be > 0 and --min-iters >= 1, got {self.duration} and {self.min_iters}")
-        if self.latency_budget_ms is not None and self.latency_budget_ms <= 0:
-            raise BenchError(f"--latency-budget must be a positive number of milliseconds, got {self.latency_budget_ms}")
+        """Every number finite and in its range (a boolean is no number), or ``BenchError``
+        naming the flag, the value and the range; a float field's integer becomes a float."""
+        from bench.config import check_number
+
+        if self.batch_sizes is not None:
+            if not isinstance(self.batch_sizes, list) or not self.batch_sizes:
+                raise BenchError(f"--batch-sizes must be positive integers like 1,2,4,8 or 'auto', got {self.batch_sizes!r}")
+            self.batch_sizes = [check_number("--batch-sizes", b, int, "positive", high=AUTO_MAX) for b in self.batch_sizes]
+        if self.provider not in PROVIDERS:
+            raise BenchError(f"--provider must be one of {', '.join(PROVIDERS)}, got {self.provider!r}")
+        hints = typing.get_type_hints(ProfileConfig)
+        for f in fields(self):
+            if "check" not in f.metadata or (getattr(self, f.name) is None and f.default is None):
+                continue
+            kind = float if float in (hints[f.name], *typing.get_args(hints[f.name])) else int
+            value = check_number(f.metadata["flag"], getattr(self, f.name), kind, f.metadata["check"], high=f.metadata["high"])
+            setattr(self, f.name, value)
         return self
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.errors import BenchError
+
 SCHEMA_VERSION = 2
 
 
@@ -79,16 +81,71 @@ def new_folder(parent: Path, name: str) -> Path:
             n += 1
 
 
-def run_folders(results_dir: str, output: str | None, model_paths: list[str], modality: str) -> list[Path]:
-    """One folder per model: ``output`` itself for one model (created if needed), else
-    ``output/<model>`` for several; without ``output``, ``results_dir/<model>-<modality>-<time>``."""
-    stems = [Path(p).stem for p in model_paths]
-    if output and len(model_paths) == 1:
-        folder = Path(output)
+RUN_FILES = ("records.parquet", "results.json", "summary.md", "run.json", ".journal")
+
+
+def holds_run(folder: Path) -> bool:
+    """A folder that already holds a bench run (its own files, or model sub-folders of one)."""
+    if not folder.is_dir():
+        return False
+    return any((folder / n).exists() for n in RUN_FILES) or any((sub / "run.json").is_file() for sub in folder.iterdir() if sub.is_dir())
+
+
+def _writable(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed and prove a file can be written there; one-line error if not."""
+    if folder.exists() and not folder.is_dir():
+        raise BenchError(f"{what} {folder} is a file, not a folder; give a folder path")
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-        return [folder]
+        fd, probe = tempfile.mkstemp(prefix=".bench-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BenchError(f"{what} {folder} is not usable ({exc.strerror or exc}); give a folder you can write to") from None
+
+
+def check_paths(cfg, resuming: bool = False) -> None:
+    """Before any work: the result and cache folders are usable, and an --output that holds a run
+    is not replaced without --overwrite."""
+    out = cfg.output
+    if resuming:
+        if cfg.runtime.batch_trials:
+            raise BenchError("--batch-trials needs every sample's prepared input, which a resumed run does not have; resume without it, then run again with --batch-trials")
+        return
+    if out.folder:
+        folder = Path(out.folder)
+        if holds_run(folder) and not out.overwrite:
+            raise BenchError(f"--output {folder} already holds a run; pass --overwrite to replace it, `bench run --resume {folder}` to finish it, or give another folder")
+        _writable(folder, "--output")
+    else:
+        _writable(Path(out.results_dir), "results_dir")
+    if cfg.cache.enabled and cfg.cache.dir:
+        _writable(Path(cfg.cache.dir), "--cache-dir")
+
+
+def _cleared(folder: Path) -> Path:
+    """``folder`` without the files of an earlier run (``--overwrite``)."""
+    for name in RUN_FILES:
+        target = folder / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+    return folder
+
+
+def run_folders(results_dir: str, output: str | None, model_paths: list[str], modality: str) -> list[Path]:
+    """One folder per model: ``output`` itself for one model, else ``output/<model>`` for several
+    (files of an earlier run in them removed: ``check_paths`` let them through only with
+    ``--overwrite``); without ``output``, new ``results_dir/<model>-<modality>-<time>``."""
+    stems = [Path(p).stem for p in model_paths]
     if output:
-        return [new_folder(Path(output), stem) for stem in stems]
+        folders = [Path(output)] if len(model_paths) == 1 else [Path(output) / stem for stem in stems]
+        for folder, n in zip(folders, range(len(folders))):
+            if folders.index(folder) != n:  # two models with one name: the second gets a suffix
+                folders[n] = new_folder(Path(output), folder.name)
+            folders[n].mkdir(parents=True, exist_ok=True)
+        return [_cleared(f) for f in folders]
     when = stamp()
     return [new_folder(Path(results_dir), f"{stem}-{modality}-{when}") for stem in stems]
 
@@ -158,8 +215,6 @@ class ModelResult:
     @classmethod
     def load(cls, folder: str | Path) -> ModelResult:
         """A result from the folder ``bench run`` wrote."""
-        from bench.errors import BenchError
-
         folder = Path(folder)
         missing = [n for n in ("results.json", "records.parquet") if not (folder / n).is_file()]
         if missing:

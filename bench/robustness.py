@@ -22,6 +22,7 @@ SCALE = 0.5
 FLOOR = 256
 JPEG_FIRST = 55
 WEBP_QUALITY = 75
+WEBP_MAX_SIDE = 16383  # the format's limit: a longer side cannot be encoded
 JPEG_LAST = 80
 CRF = 23
 BLEND_WEIGHT = 0.2  # blended = (1 - w) * base + w * robust
@@ -48,6 +49,9 @@ def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
 
 
 def webp(rgb: np.ndarray, quality: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) > WEBP_MAX_SIDE:
+        raise DataError("robustness", f"a {w}x{h} image has a side beyond WebP's {WEBP_MAX_SIDE}-pixel limit, so the chain's WebP step cannot encode it")
     return _roundtrip(rgb, ".webp", [cv2.IMWRITE_WEBP_QUALITY, quality])
 
 

@@ -15,17 +15,18 @@ from pathlib import Path
 
 from bench import executors, modalities
 from bench.checks.dynamic import batch_dependence
-from bench.config import RunConfig
+from bench.config import RunConfig, flat_values
 from bench.contract import WARN
 from bench.data.registry import DatasetSpec, Registry, iter_samples
 from bench.errors import BenchError
 from bench.executors import Job
+from bench.journal import open_writers, skip_done, write_run_file
 from bench.messages import warn
 from bench.metrics import robustness_summary, summarise
 from bench.plan import plan_batches
 from bench.preprocess import Views, with_cache
-from bench.records import RecordWriter, batch_records
-from bench.results import ModelResult, run_folders
+from bench.records import batch_records
+from bench.results import ModelResult, check_paths, run_folders
 from bench.runtimes import Runtime, load_runtime
 from bench.runtimes.errors import runtime_message
 from bench.throughput import Throughput, process_start
@@ -53,18 +54,30 @@ class Scored:
     inputs: TrialInputs | None
 
 
-def run_all(cfg: RunConfig, started: float | None = None) -> list[ModelResult]:
+def run_all(cfg: RunConfig, started: float | None = None, resume: list[Path] | None = None) -> list[ModelResult]:
     """Score every model of ``cfg`` on the same samples with the same augmentation, decoding each
     sample once; one ``ModelResult`` per model, each saved into its own result folder.
-    ``started``: when the "from start" throughput counts from (default: process start)."""
+    ``started``: when the "from start" throughput counts from (default: process start);
+    ``resume``: the folders of a killed run of this config, whose finished batches are kept."""
+    check_paths(cfg, resuming=resume is not None)
     runtimes = load_models(cfg)
     modality = modalities.get(runtimes[0].spec.modality)
     data = open_datasets(cfg, modality.name)
     views, jobs = resolve_views(cfg, modality, runtimes)
     base = [next(j for j in jobs if j.model == m and j.pass_name == "base") for m in range(len(runtimes))]
     probes = [probe(cfg, runtime, views[job.view]) for runtime, job in zip(runtimes, base)]
-    folders = run_folders(cfg.output.results_dir, cfg.output.folder, [r.spec.path for r in runtimes], modality.name)
-    scored = score(cfg, data, views, jobs, folders, started or process_start())
+    folders = resume or run_folders(cfg.output.results_dir, cfg.output.folder, [r.spec.path for r in runtimes], modality.name)
+    for folder in folders:
+        write_run_file(folder, flat_values(cfg), list(cfg.overridden), folders, "running")
+    try:
+        return _scored_results(cfg, runtimes, views, jobs, base, probes, data, folders, started, resume is not None)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the finished batches are in the journal
+        exc.run_folder = folders[0]
+        raise
+
+
+def _scored_results(cfg, runtimes, views, jobs, base, probes, data, folders, started, resume) -> list[ModelResult]:
+    scored = score(cfg, data, views, jobs, folders, started or process_start(), resume)
     try:
         results = []
         for m, runtime in enumerate(runtimes):
@@ -79,23 +92,32 @@ def run_all(cfg: RunConfig, started: float | None = None) -> list[ModelResult]:
     finally:
         if scored.inputs is not None:
             scored.inputs.close()
+    for folder in folders:
+        write_run_file(folder, flat_values(cfg), list(cfg.overridden), folders, "complete")
     return results
 
 
-def score(cfg: RunConfig, data: Datasets, views: Views, jobs: list[Job], folders: list[Path], started: float) -> Scored:
-    """The scoring loop: planned batches through the executor; records written in batch order."""
+def score(cfg: RunConfig, data: Datasets, views: Views, jobs: list[Job], folders: list[Path], started: float, resume: bool) -> Scored:
+    """The scoring loop: planned batches (less those a resumed run finished) through the
+    executor; records committed batch by batch into each model's journal, in batch order."""
     trackers = [Throughput(cfg.runtime.batch_size, workers=cfg.resolved_workers(), models=len(folders), warmup=cfg.runtime.warmup, started=started) for _ in jobs]
-    writers = [RecordWriter(folder / "records.parquet") for folder in folders]
+    writers, done = open_writers(folders, resume)
     inputs = TrialInputs(len(views)) if cfg.runtime.batch_trials else None
     executor = executors.get("local", workers=cfg.resolved_workers(), prefetch=cfg.runtime.prefetch, batch_size=cfg.runtime.batch_size, pad=cfg.runtime.pad_batches)
-    planned = plan_batches(data.streams, cfg.runtime.batch_size, cfg.data.batch_order, cfg.preprocessing.seed)
+    planned = skip_done(plan_batches(data.streams, cfg.runtime.batch_size, cfg.data.batch_order, cfg.preprocessing.seed), done)
     bar = _progress(data.total, cfg.output.progress)
+    bar.update(sum(len(ids) for ids in done.values()))
     start = time.perf_counter()
     try:
         for batch, inferences in executor.run(planned, views, jobs):
             for job, inference, tracker in zip(jobs, inferences, trackers):
                 writers[job.model].add(batch_records(batch, inference, views[job.view].seed_for, job.pass_name))
                 tracker.add(batch, inference.seconds, inference.fed)
+            for writer in writers:
+                writer.commit()
+            if any(w.due() for w in writers):
+                for writer in writers:
+                    writer.flush()
             if inputs is not None:
                 inputs.add(batch)
             bar.update(batch.size)

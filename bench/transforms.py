@@ -30,6 +30,7 @@ INTERPOLATIONS = {
     "lanczos": cv2.INTER_LANCZOS4,
 }
 AUGMENT_LEVELS = (0, 1, 2, 3)
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # else importing albumentations asks PyPI for a newer version
 
 
 def interpolation_flag(name: str) -> int:
@@ -89,7 +90,8 @@ def fit(image: np.ndarray, height: int, width: int, geometry: str = "crop-resize
 def sample_seed(run_seed: int, dataset: str, sample_id: str) -> int:
     """Per-sample augmentation seed ``f(run_seed, dataset, sample_id)``: stable across runs,
     processes, thread schedules and models (a keyed hash, not Python's salted ``hash``)."""
-    digest = hashlib.blake2b(f"{run_seed}\x1f{dataset}\x1f{sample_id}".encode(), digest_size=4).digest()
+    text = f"{run_seed}\x1f{dataset}\x1f{sample_id}".encode("utf-8", "surrogatepass")  # names that are not UTF-8 too
+    digest = hashlib.blake2b(text, digest_size=4).digest()
     return int.from_bytes(digest, "little")
 
 
@@ -117,9 +119,13 @@ def _preset(level: int) -> list:
 class Augmenter:
     """Seeded augmentation: ``augmenter(image, seed)`` gives the same output for the same seed,
     whichever thread calls it. Each thread holds its own albumentations pipeline, re-seeded per
-    sample, so no random state is shared between threads."""
+    sample, so no random state is shared between threads.
 
-    def __init__(self, level: int = 0, pipeline_file: str | None = None):
+    A pipeline file is tried first on a probe, a random ``uint8`` image of ``size`` (the model's
+    H, W; a typical small size when not given) and a clip of it: a transform that changes the
+    pixels' shape or dtype is refused."""
+
+    def __init__(self, level: int = 0, pipeline_file: str | None = None, size: tuple[int, int] = (64, 64)):
         if level not in AUGMENT_LEVELS:
             raise BenchError(f"augment level must be one of 0, 1, 2, 3, got {level!r}")
         if pipeline_file is not None and not Path(pipeline_file).is_file():
@@ -127,8 +133,10 @@ class Augmenter:
         self.level = level
         self.pipeline_file = pipeline_file
         self._local = threading.local()
-        if self.enabled:
-            self._compose()  # fail early, in the caller's thread, on a bad pipeline file
+        if pipeline_file is not None:
+            self._probe(size)  # fail early, in the caller's thread, on a bad pipeline file
+        elif self.enabled:
+            self._compose()
 
     @property
     def enabled(self) -> bool:
@@ -137,22 +145,50 @@ class Augmenter:
     def describe(self) -> str:
         return f"pipeline file {self.pipeline_file}" if self.pipeline_file else f"level {self.level}"
 
+    def _load(self):
+        """A fresh copy of the pipeline file's transforms."""
+        import albumentations as A
+
+        path = str(self.pipeline_file)
+        try:
+            return A.load(path, data_format="yaml" if path.endswith((".yaml", ".yml")) else "json")
+        except Exception as exc:  # albumentations raises many types for a bad file
+            raise BenchError(f"cannot load augmentation pipeline {path}: {exc}; save it with albumentations.save()") from None
+
     def _compose(self) -> Callable:
         compose = getattr(self._local, "compose", None)
         if compose is None:
-            os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
             import albumentations as A
 
-            if self.pipeline_file:
-                try:
-                    loaded = A.load(self.pipeline_file, data_format="yaml" if self.pipeline_file.endswith((".yaml", ".yml")) else "json")
-                except Exception as exc:  # albumentations raises many types for a bad file
-                    raise BenchError(f"cannot load augmentation pipeline {self.pipeline_file}: {exc}; save it with albumentations.save()") from None
-                compose = A.Compose([loaded], seed=0)
-            else:
-                compose = A.Compose(_preset(self.level), seed=0)
+            compose = A.Compose([self._load()] if self.pipeline_file else _preset(self.level), seed=0)
             self._local.compose = compose
         return compose
+
+    def _probe(self, size: tuple[int, int]) -> None:
+        """Every transform of the file alone, made to fire (p=1), then the whole pipeline, under
+        a few seeds, on a probe image and a clip of it: each output must keep the input's shape and
+        ``uint8``. A one-line ``BenchError`` names the first transform that does not."""
+        image = np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)
+        clip = np.stack([image] * 3)
+        leaves = _leaves(self._load())
+        for leaf in leaves:
+            leaf.p = 1.0
+        runs = [(type(t).__name__, _seeding(t)) for t in leaves] + [("the pipeline", self._seeded)]
+        for name, seeded in runs:
+            for seed in range(4):
+                for sample, target in ((image, "image"), (clip, "images")):
+                    try:
+                        out = np.asarray(seeded(seed)(**{target: sample})[target])
+                    except Exception as exc:  # whatever the transform raises on plain pixels
+                        wrong = f"fails on a {_desc(sample)} probe ({' '.join(str(exc).split())[:200]})"
+                    else:
+                        if out.shape == sample.shape and out.dtype == np.uint8:
+                            continue
+                        wrong = f"turns a {_desc(sample)} probe into {_desc(out)}"
+                    raise BenchError(
+                        f"augmentation pipeline {self.pipeline_file}: {name} {wrong}; augmentation runs at model resolution on "
+                        f"uint8 pixels: remove {name} (the harness resizes and crops, the model normalises itself)"
+                    )
 
     def _seeded(self, seed: int) -> Callable:
         """The thread's pipeline, re-seeded: one generator shared by all its transforms.
@@ -174,3 +210,26 @@ class Augmenter:
         if not self.enabled:
             return frames
         return np.ascontiguousarray(self._seeded(seed)(images=frames)["images"])
+
+
+def _leaves(transform) -> list:
+    """The transforms of a pipeline, inside every Compose, OneOf, Sequential..., in order."""
+    from albumentations.core.composition import BaseCompose
+
+    if not isinstance(transform, BaseCompose):
+        return [transform]
+    return [leaf for t in transform.transforms for leaf in _leaves(t)]
+
+
+def _seeding(transform) -> Callable[[int], Callable]:
+    """``seeded(seed)``: the transform with its random state set from ``seed``."""
+
+    def seeded(seed: int) -> Callable:
+        transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+        return transform
+
+    return seeded
+
+
+def _desc(pixels: np.ndarray) -> str:
+    return f"{'x'.join(map(str, pixels.shape))} {pixels.dtype}"

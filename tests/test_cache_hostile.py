@@ -16,15 +16,19 @@ import threading
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
-import bench.cache
-from bench.cache import MAGIC, SampleCache, source_identity
+from bench.cache import MAGIC, SampleCache, default_cache_dir, source_identity
 from bench.data.refs import SampleRef
+from tests import models, test_cache
 from tests.conftest import ROOT
-from tests.test_cache import cache_files, project, run  # noqa: F401 (project is a fixture)
+from tests.test_cache import cache_files, run
+from tests.test_run import make_project, random_images
+
+project = test_cache.project  # the same fixture: a project of 21 images with a cache folder
 
 PIXELS = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
 
@@ -42,27 +46,36 @@ def entry_size(tmp_path: Path) -> int:
     return path.stat().st_size
 
 
-def notices(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "bench" and "notice" in r.getMessage()]
+@pytest.fixture
+def said():
+    """The notices about the cache that the ``bench`` logger gives, as their lines."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log = logging.getLogger("bench")
+    log.addHandler(handler)
+    yield lambda: [line for line in lines if line.startswith("notice:") and "cache" in line]
+    log.removeHandler(handler)
 
 
 # -- the source's identity ---------------------------------------------------------------------
 
 
 def test_replaced_bytes_with_mtime_restored_is_a_miss(project):
-    """`cp -p`, `rsync -t`, `tar x`: other bytes of the same size, the old mtime kept."""
+    """`cp -p`, `rsync -t`, `tar x`: another image of the same size, the old mtime kept."""
     cfg, tmp = project
-    run(cfg, tmp / "r1")
     victim = tmp / "media" / "a" / "img_003.png"
-    before = victim.stat()
-    data = bytearray(victim.read_bytes())
-    data[-20] ^= 0x01  # inside PNG's trailing chunk CRC is not read; flip a pixel byte instead
-    data[len(data) // 2] ^= 0xFF
-    victim.write_bytes(bytes(data))
-    os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert victim.stat().st_size == before.st_size and victim.stat().st_mtime_ns == before.st_mtime_ns
-    _, doc = run(cfg, tmp / "r2")
+    uncompressed = [cv2.IMWRITE_PNG_COMPRESSION, 0]  # the file's size depends on its dimensions only
+    cv2.imwrite(str(victim), np.zeros((40, 40, 3), np.uint8), uncompressed)
+    before, _ = run(cfg, tmp / "r1")
+    old = victim.stat()
+    cv2.imwrite(str(victim), np.full((40, 40, 3), 200, np.uint8), uncompressed)
+    os.utime(victim, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert (victim.stat().st_size, victim.stat().st_mtime_ns) == (old.st_size, old.st_mtime_ns)
+    records, doc = run(cfg, tmp / "r2")
     assert doc["throughput"]["cache"]["misses"] == 1 and doc["throughput"]["cache"]["hits"] == 20
+    changed = records["sample_id"] == "img_003.png"
+    assert not np.allclose(records[changed]["logits"].iloc[0], before[changed]["logits"].iloc[0])
 
 
 def test_identity_holds_inode_size_mtime_and_ctime(tmp_path):
@@ -91,14 +104,15 @@ def test_names_that_are_not_utf8(tmp_path):
 
 
 def rewrite_header(path: Path, change) -> None:
-    """Replace the entry's JSON header by ``change(header)``; the pixels and the stored checksum stay."""
+    """Replace the entry's JSON header by ``change(header)``, its length field to match; the rest
+    of the fixed prefix (checksum) and the pixels stay."""
     data = path.read_bytes()
-    start = len(MAGIC) + 4
-    (n,) = struct.unpack("<I", data[len(MAGIC) : start])
-    header = json.loads(data[start : start + n])
-    new = json.dumps(change(header)).encode()
-    padded = new.ljust(n) if len(new) <= n else new  # same length: the pixels keep their offset
-    path.write_bytes(data[: len(MAGIC)] + struct.pack("<I", len(padded)) + padded + data[start + n :])
+    start = data.index(b'{"')
+    (n,) = struct.unpack("<I", data[len(MAGIC) : len(MAGIC) + 4])
+    new = json.dumps(change(json.loads(data[start : start + n]))).encode()
+    prefix = MAGIC + struct.pack("<I", len(new)) + data[len(MAGIC) + 4 : start] + new
+    padding = b"\0" * (-len(prefix) % 64)
+    path.write_bytes(prefix + padding + data[-PIXELS.nbytes :])
 
 
 @pytest.mark.parametrize(
@@ -106,6 +120,7 @@ def rewrite_header(path: Path, change) -> None:
     [
         pytest.param(lambda h: h | {"shape": [-1, 8, 3]}, id="negative"),
         pytest.param(lambda h: h | {"shape": [2**40, 2**40, 3]}, id="absurd"),
+        pytest.param(lambda h: h | {"shape": [10**30, 1, 1]}, id="overflowing"),
         pytest.param(lambda h: h | {"shape": [4, 8, 3]}, id="shorter"),
         pytest.param(lambda h: h | {"shape": "8x8"}, id="not-a-list"),
         pytest.param(lambda h: [h], id="not-a-dict"),
@@ -211,9 +226,11 @@ def test_eviction_tolerates_entries_and_folders_vanishing(tmp_path, monkeypatch)
     real = os.scandir
 
     def vanishing_scandir(path="."):
-        path = str(path)
-        if Path(path).parent == cache.root:  # a subfolder: gone before it is listed
-            shutil.rmtree(path, ignore_errors=True)
+        if not isinstance(path, int) and Path(path).parent == cache.root:  # a subfolder: gone before it is listed
+            with real(path) as files:
+                for f in files:
+                    os.unlink(f.path)
+            os.rmdir(path)
         return real(path)
 
     monkeypatch.setattr(os, "scandir", vanishing_scandir)
@@ -260,41 +277,51 @@ def read_only(monkeypatch):
     monkeypatch.undo()
 
 
-def unusable(kind: str, tmp_path: Path, read_only, monkeypatch) -> Path:
-    """A cache folder of the named kind, holding the entries of a first run when it can."""
-    root = tmp_path / "cache"
+def unusable(kind: str, tmp_path: Path, read_only, monkeypatch) -> None:
+    """Point the default cache folder at one of the named kind; the read-only one holds the
+    entries of a first run. (A cache_dir the user names is refused before the run if it cannot
+    be written, by ``results.check_paths``; the default folder and a disk that fills up during a
+    run are the cache's to survive.)"""
     if kind == "under-a-file":
         (tmp_path / "file").write_bytes(b"x")
-        return tmp_path / "file" / "cache"
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+        return
     if kind == "read-only":
-        read_only(root)
-    else:  # full: every write reports ENOSPC (the temp file is /dev/full)
-        monkeypatch.setattr(tempfile, "mkstemp", lambda **kw: (os.open("/dev/full", os.O_WRONLY), str(root / "nowhere")))
-    return root
+        read_only(default_cache_dir())
+        return
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    root = str(default_cache_dir())  # full: every write of an entry reports ENOSPC (it goes to /dev/full)
+    real = tempfile.mkstemp
+
+    def mkstemp(**kwargs):
+        if str(kwargs.get("dir", "")).startswith(root):
+            return os.open("/dev/full", os.O_WRONLY), os.path.join(kwargs["dir"], ".tmp-full")
+        return real(**kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
 
 
 @pytest.mark.parametrize("kind", ["read-only", "full", "under-a-file"])
-def test_unusable_folder_runs_uncached_with_one_notice(project, kind, read_only, monkeypatch, caplog):
-    cfg, tmp = project
-    run(cfg, tmp / "r1")  # fills the cache: hits must not touch a read-only folder either
-    root = unusable(kind, tmp, read_only, monkeypatch)
-    plain, _ = run(cfg, tmp / "plain", "--no-cache")
-    with caplog.at_level(logging.WARNING, logger="bench"):
-        records, doc = run(cfg, tmp / "r2", "--cache-dir", str(root))
+def test_unusable_default_folder_runs_uncached_with_one_notice(tmp_path, kind, read_only, monkeypatch, said):
+    model = models.save(models.linear_logits(3), tmp_path / "m.onnx")
+    cfg = make_project(tmp_path, {"a": ("real", random_images(6, 1)), "b": ("synthetic", random_images(5, 2))}, model, batch_size=4)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    run(cfg, tmp_path / "r1")  # fills the cache: hits must not touch a read-only folder either
+    plain, _ = run(cfg, tmp_path / "plain", "--no-cache")
+    unusable(kind, tmp_path, read_only, monkeypatch)
+    records, doc = run(cfg, tmp_path / "r2")
     monkeypatch.undo()
     pd.testing.assert_frame_equal(plain, records)
-    said = notices(caplog)
-    assert len(said) == 1 and "cache" in said[0], said
+    assert len(said()) == 1, said()
     assert doc["throughput"]["cache"]["enabled"] is False and doc["throughput"]["cache"]["hits"] == 0
 
 
-def test_disabled_cache_misses_and_stores_nothing(tmp_path, caplog):
+def test_disabled_cache_misses_and_stores_nothing(tmp_path, said):
     (tmp_path / "file").write_bytes(b"x")
-    with caplog.at_level(logging.WARNING, logger="bench"):
-        cache = SampleCache(tmp_path / "file" / "cache", 10**9, {"h": 8})
-        cache.put(cache.key("s"), PIXELS)
-        assert cache.get(cache.key("s")) is None
-    assert cache.disabled and len(notices(caplog)) == 1
+    cache = SampleCache(tmp_path / "file" / "cache", 10**9, {"h": 8})
+    cache.put(cache.key("s"), PIXELS)
+    assert cache.get(cache.key("s")) is None
+    assert cache.disabled and len(said()) == 1
 
 
 # -- the cap across processes --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -86,6 +87,28 @@ def test_sample_seed_is_stable_and_keyed():
     assert sample_seed(0, "ds", "a.jpg") != sample_seed(1, "ds", "a.jpg")
     assert sample_seed(0, "ds", "a.jpg") != sample_seed(0, "other", "a.jpg")
     assert sample_seed(0, "ds", "a.jpg") == 1386876809  # fixed across processes and versions
+
+
+@pytest.mark.parametrize(
+    "args,seed",
+    [
+        ((0, "ds", "a.jpg"), 1386876809),
+        ((7, "real", "P001_studio_portrait.jpg"), 2119256504),
+        ((123, "vidéo", "clip ü 日本.mp4"), 619910340),
+        ((2**31, "d", ""), 3951866316),
+    ],
+)
+def test_sample_seeds_of_existing_runs_do_not_change(args, seed):
+    """Records of earlier runs hold these seeds (valid UTF-8 names, as they were computed then)."""
+    assert sample_seed(*args) == seed
+
+
+def test_sample_seed_of_names_that_are_not_utf8():
+    """os.walk gives such names as surrogate-escaped str (b"\\xff.png" -> "\\udcff.png")."""
+    names = [os.fsdecode(raw) for raw in (b"\xff.png", b"\xfe.png", b"caf\xe9.jpg")] + ["\ud800 lone.png"]
+    seeds = {sample_seed(0, "ds", name) for name in names}
+    assert len(seeds) == len(names)
+    assert sample_seed(0, "ds", names[0]) == sample_seed(0, "ds", names[0])
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])

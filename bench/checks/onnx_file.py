@@ -11,7 +11,7 @@ import numpy as np
 from bench.checks import FAIL, PASS, WARN, CheckReport
 from bench.checks.dynamic import check_dynamic, check_io
 from bench.errors import BenchError
-from bench.model import zip_problems
+from bench.model import ZIP_FIX, not_regular, zip_fix, zip_problems
 from bench.report import human_bytes
 
 
@@ -23,6 +23,10 @@ def check_file(report: CheckReport, path: Path) -> bytes | None:
         return None
     if path.is_dir():
         report.add("file", FAIL, f"{path} is a folder", "give the .onnx file inside it")
+        return None
+    problem = not_regular(path)
+    if problem:  # a FIFO or device: never opened (a read could block forever)
+        report.add("file", FAIL, problem, "give the path to an .onnx file or an upload .zip")
         return None
     size = path.stat().st_size
     report.info["size_bytes"] = size
@@ -37,17 +41,18 @@ def check_file(report: CheckReport, path: Path) -> bytes | None:
     try:
         with zipfile.ZipFile(path) as zf:
             problems = zip_problems(zf)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         report.add("zip", FAIL, f"corrupt archive ({exc})", "re-create it with `bench package`")
         return None
     if problems:
         for problem in problems:
-            report.add("zip", FAIL, problem, "re-create the archive with `bench package MODEL.onnx --modality image|video`")
+            fix = zip_fix(problem)
+            report.add("zip", FAIL, problem, fix if fix == ZIP_FIX else "re-create the archive with `bench package MODEL.onnx --modality image|video`")
         return None
     try:
         data = read_zip_model(path)
     except BenchError as exc:
-        report.add("zip", FAIL, str(exc), "re-create it with `bench package`")
+        report.add("zip", FAIL, str(exc), ZIP_FIX if "cannot be read" in str(exc) else "re-create it with `bench package`")
         return None
     report.add("zip", PASS, f"one .onnx member, {human_bytes(len(data))} uncompressed ({human_bytes(size)} zipped)", value=len(data))
     return data

@@ -114,7 +114,7 @@ def parse_entry(entry: Any, path: Path, index: int) -> DatasetSpec:
 
 
 _KIND_WORDS = {"str": "a string", "bool": "true or false", "int": "an integer", "str_list": "a list of strings",
-               "str_or_list": "a string or a list of strings", "mapping": "a mapping", "scalar": "a string, number or boolean"}
+               "str_or_list": "a string or a list of strings", "mapping": "a mapping", "any": "a finite value"}
 
 
 def check_source(source: dict[str, Any], where: str) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def check_source(source: dict[str, Any], where: str) -> dict[str, Any]:
         if key not in schema:
             raise BenchError(f"{where}: unknown key {key!r} in its {kind} source.{suggest(key, sorted(schema))}")
         problem = _kind_problem(schema[key], value)
-        if problem:
+        if problem is not None:
             raise BenchError(f"{where}: source.{key} must be {_KIND_WORDS[schema[key]]}, got {_value_text(value)}{problem}")
     for key in REQUIRED_SOURCE_KEYS.get(kind, ()):
         if not source.get(key):
@@ -160,10 +160,8 @@ def _kind_problem(kind: str, value: Any) -> str | None:
         return ""
     if kind == "mapping":
         return None if isinstance(value, dict) else ""
-    if kind == "scalar":
-        if isinstance(value, float) and not math.isfinite(value):
-            return "; write a finite number"
-        return None if isinstance(value, (str, int, float, bool)) else ""
+    if kind == "any":
+        return "; write a finite number" if isinstance(value, float) and not math.isfinite(value) else None
     return ""
 
 

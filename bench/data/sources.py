@@ -2,7 +2,13 @@
 and, when a source knows it without reading its media, how many samples it holds.
 
 Sample ids are stable and unique within a dataset: the relative path for folders,
-``<file>#<row>`` for parquet, ``<split>#<row>`` for Hugging Face datasets.
+``<file>#<row>`` for parquet, ``<split>#<row>`` for Hugging Face datasets. A name that is not
+valid UTF-8 is percent-escaped in its id (``bench.data.refs.escape_name``; ``unescape_name``
+gives its exact bytes back); the ``SampleRef.path`` stays the real one.
+
+Nothing here opens a file that is not a regular file: a FIFO, device or socket under a folder is
+listed with ``SampleRef.problem`` set (a data error, never read), and a table cell's ``path`` is
+read only inside the source's own folder unless the source sets ``allow_external_paths: true``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.data.refs import BYTES_COLUMN_HINTS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, SampleRef, detect_bytes_column, media_bytes
+from bench.data.refs import (
+    BYTES_COLUMN_HINTS,
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    SampleRef,
+    detect_bytes_column,
+    escape_name,
+    file_problem,
+    read_cell,
+)
 from bench.errors import BenchError
 
 
@@ -45,7 +60,8 @@ def open_folder(spec) -> Opened:
     default = VIDEO_EXTENSIONS if spec.modality == "video" else IMAGE_EXTENSIONS
     exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in spec.source.get("extensions", default))
     files = folder_files(root, exts)
-    refs = (SampleRef(spec.name, spec.media_type, spec.label, p.relative_to(root).as_posix(), spec.weight, path=str(p)) for p in files)
+    refs = (SampleRef(spec.name, spec.media_type, spec.label, escape_name(p.relative_to(root).as_posix()), spec.weight, path=str(p), problem=file_problem(p))
+            for p in files)
     return refs, len(files)
 
 
@@ -53,45 +69,70 @@ def _parquet_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(path.rglob("*.parquet"), key=lambda p: p.relative_to(path).as_posix())
+        files = sorted((p for p in path.rglob("*.parquet") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
         if files:
             return files
         raise BenchError(f"no .parquet files under {path}; fix `source.path` in the dataset's YAML")
+    if path.exists():
+        raise BenchError(f"parquet source {path} is {file_problem(path) or 'not a regular file'}; point `source.path` at a .parquet file or a folder of them")
     raise BenchError(f"parquet source not found: {path}; fix `source.path` in the dataset's YAML")
+
+
+def _parquet_error(file: Path, exc: Exception) -> BenchError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return BenchError(f"{escape_name(str(file))} is not a readable parquet file ({first}); replace it or fix `source.path` in the dataset's YAML")
+
+
+def _open_parquet_file(file: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(file)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _parquet_error(file, exc) from None
 
 
 def open_parquet(spec) -> Opened:
     """Row counts come from the files' metadata; rows are read in batches as the run goes."""
-    import pyarrow.parquet as pq
-
     root = Path(spec.source["path"])
     files = _parquet_files(root)
-    return _parquet_refs(spec, root, files), sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return _parquet_refs(spec, root, files), sum(_open_parquet_file(f).metadata.num_rows for f in files)
 
 
 def _parquet_refs(spec, root: Path, files: list[Path]) -> Iterator[SampleRef]:
-    import pyarrow.parquet as pq
+    import pyarrow as pa
 
     id_column = spec.source.get("id_column")
+    base = str(root if root.is_dir() else root.parent)  # a cell's `path` resolves against the source's own folder
+    allow = bool(spec.source.get("allow_external_paths", False))
     seen: set[str] = set()
     for file in files:
         rel = file.name if root.is_file() else file.relative_to(root).as_posix()
-        pf = pq.ParquetFile(file)
+        pf = _open_parquet_file(file)
         column = detect_bytes_column(pf.schema_arrow, spec.source.get("column"), str(file))
         columns = [column] + ([id_column] if id_column else [])
         if id_column and id_column not in pf.schema_arrow.names:
             raise BenchError(f"id column {id_column!r} not in {file}; fix `source.id_column`")
         row = 0
-        for batch in pf.iter_batches(batch_size=64, columns=columns):
+        batches = pf.iter_batches(batch_size=64, columns=columns)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise _parquet_error(file, exc) from None
             cells = batch.column(0).to_pylist()
             ids = batch.column(1).to_pylist() if id_column else [None] * len(cells)
             for cell, given in zip(cells, ids):
-                sample_id = f"{rel}#{row}" if given is None else str(given)
+                sample_id = escape_name(f"{rel}#{row}") if given is None else str(given)
                 if given is not None:
                     if sample_id in seen:
                         raise BenchError(f"id column {id_column!r} repeats the id {sample_id!r} in {file}; ids must be unique")
                     seen.add(sample_id)
-                yield SampleRef(spec.name, spec.media_type, spec.label, sample_id, spec.weight, data=media_bytes(cell) or b"")
+                data, problem = read_cell(cell, base, allow)
+                yield SampleRef(spec.name, spec.media_type, spec.label, sample_id, spec.weight, data=data or b"", problem=problem)
                 row += 1
 
 
@@ -101,8 +142,6 @@ def open_huggingface(spec) -> Opened:
 
 
 def _huggingface_refs(spec) -> Iterator[SampleRef]:
-    import datasets
-
     src = spec.source
     split = src.get("split", "train")
     ds = _open_hf(src, split)
@@ -114,8 +153,12 @@ def _huggingface_refs(spec) -> Iterator[SampleRef]:
     if kind in _media_features():
         ds = ds.cast_column(column, kind(decode=False))  # the original bytes, decoded by us
     ds = ds.select_columns([column])
+    path = src.get("path")
+    base = path if path and Path(path).is_dir() else None  # a cell's `path` resolves against the local dataset's folder
+    allow = bool(src.get("allow_external_paths", False))
     for row, item in enumerate(ds):
-        yield SampleRef(spec.name, spec.media_type, spec.label, f"{split}#{row}", spec.weight, data=media_bytes(item[column]) or b"")
+        data, problem = read_cell(item[column], base, allow)
+        yield SampleRef(spec.name, spec.media_type, spec.label, f"{split}#{row}", spec.weight, data=data or b"", problem=problem)
 
 
 def _open_hf(src: dict, split: str):
@@ -190,7 +233,7 @@ SOURCE_KEYS: dict[str, dict[str, str]] = {
     "hub": {
         "type": "str", "repo": "str", "cache_dir": "str", "source_format": "str_or_list", "include_paths": "str_or_list",
         "exclude_paths": "str_or_list", "data_columns": "str_or_list", "media_per_archive": "int", "archives_per_dataset": "int",
-        "filter_column": "str", "filter_value": "scalar", "extra": "mapping",
+        "filter_column": "str", "filter_value": "any", "extra": "mapping",
     },
 }
 REQUIRED_SOURCE_KEYS: dict[str, tuple[str, ...]] = {"folder": ("path",), "parquet": ("path",), "hub": ("repo",)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.config import PreprocessingConfig
 from bench.data.refs import IMAGE_EXTENSIONS
 from bench.modalities import Axis, Layout, Modality
 
@@ -35,6 +36,7 @@ class ImageView:
     robust: bool = False
     fast_decode: bool = False  # JPEG decoded at reduced DCT scale, never below H x W (opt-in)
     cache: object = None  # bench.cache.SampleCache
+    max_pixels: int = PreprocessingConfig.max_pixels  # larger images (read from the header) are data errors
 
     @property
     def min_size(self) -> tuple[int, int]:
@@ -45,7 +47,7 @@ class ImageView:
 
     def decode_key(self) -> tuple:
         """What decoding depends on: views that share a decode must agree on it."""
-        return ("image", self.fast_decode)
+        return ("image", self.fast_decode, self.max_pixels)
 
     def seed_for(self, ref) -> int:
         from bench.transforms import sample_seed
@@ -54,11 +56,11 @@ class ImageView:
 
     def decode(self, ref, min_size: tuple[int, int] | None = None) -> tuple[np.ndarray, list[int] | None, float | None]:
         """RGB ``(h, w, 3)``; with ``fast_decode`` a JPEG is decoded at reduced scale, never below
-        ``min_size`` (default: this view's H x W)."""
+        ``min_size`` (default: this view's H x W); more than ``max_pixels`` pixels is a data error."""
         from bench.data.decode import decode_image, read_bytes
 
         data = ref.data if ref.data is not None else read_bytes(ref.path)
-        return decode_image(data, (min_size or self.min_size) if self.fast_decode else None), None, None
+        return decode_image(data, (min_size or self.min_size) if self.fast_decode else None, self.max_pixels), None, None
 
     def degrade(self, pixels: np.ndarray, fps: float | None) -> np.ndarray:
         """The robustness chain, at native resolution (identity for the base view)."""
@@ -96,12 +98,13 @@ class ImageView:
             "augmentation": self.augmenter.describe(),
             "seed": self.seed,
             "fast_decode": self.fast_decode,
+            "max_pixels": self.max_pixels,
             "layout": "NCHW uint8 RGB",
         }
 
     def cache_params(self) -> dict:
         """What shapes the cached pixels (augmentation and seed do not: they come after)."""
-        return {"height": self.height, "width": self.width, "geometry": self.geometry_name, "interpolation": self.interpolation, "robust": self.robust, "fast_decode": self.fast_decode}
+        return {"height": self.height, "width": self.width, "geometry": self.geometry_name, "interpolation": self.interpolation, "robust": self.robust, "fast_decode": self.fast_decode, "max_pixels": self.max_pixels}
 
     def share_key(self) -> tuple:
         """Models whose views have the same key share one buffer."""
@@ -123,7 +126,7 @@ def build_view(spec, cfg, robust: bool = False) -> ImageView:
     from bench.transforms import Augmenter
 
     p = cfg.preprocessing
-    return ImageView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline), robust, p.fast_decode)
+    return ImageView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline), robust, p.fast_decode, max_pixels=p.max_pixels)
 
 
 def probe_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -40,16 +40,17 @@ class VideoView(ImageView):
         return (batch, self.frame_rule.frames, 3, self.height, self.width)
 
     def decode_key(self) -> tuple:
-        return ("video", self.frame_rule)
+        return ("video", self.frame_rule, self.max_pixels)
 
     def decode(self, ref, min_size: tuple[int, int] | None = None) -> tuple[np.ndarray, list[int] | None, float | None]:
-        """``(T, h, w, 3)``, the frame indices used, and the clip's frame rate."""
+        """``(T, h, w, 3)`` upright, the frame indices used, and the clip's frame rate; frames of
+        more than ``max_pixels`` pixels are a data error."""
         from bench.data.decode import DataError
         from bench.data.video import decode_clip
 
         if ref.data is None and not os.path.isfile(ref.path):
             raise DataError("read", f"cannot read {ref.path}: no such file")
-        clip = decode_clip(ref.data if ref.data is not None else ref.path, self.frame_rule)
+        clip = decode_clip(ref.data if ref.data is not None else ref.path, self.frame_rule, self.max_pixels)
         return clip.frames, clip.indices, clip.fps
 
     def degrade(self, frames: np.ndarray, fps: float | None) -> np.ndarray:
@@ -82,7 +83,7 @@ def build_view(spec, cfg, robust: bool = False) -> VideoView:
 
     p = cfg.preprocessing
     rule = FrameRule(preprocessing(spec, cfg, "frame_rule"), min(spec.frames or preprocessing(spec, cfg, "frames"), MAX_FRAMES), preprocessing(spec, cfg, "target_fps"))
-    return VideoView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline), robust, False, None, rule)
+    return VideoView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline), robust, max_pixels=p.max_pixels, frame_rule=rule)
 
 
 def probes(spec, n: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
