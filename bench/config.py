@@ -327,9 +327,23 @@ def _check_value(key: Key, value: Any) -> Any:
     raise BenchError(f"{key.name}: no check for its type {tp!r}")  # a field declared with a new type
 
 
+def _is_path_text(value: str) -> bool:
+    """A string the operating system takes as a path: no NUL, encodable (PEP 383 escapes allowed)."""
+    try:
+        os.fsencode(value)
+    except UnicodeError:
+        return False
+    return "\x00" not in value
+
+
 def _check_text(key: Key, value: str) -> None:
-    if key.meta["path"] and "\x00" in value:
-        raise BenchError(f"{key.name} must be a path, got {value!r} (it holds a NUL character); fix the path")
+    if key.meta["path"] and not _is_path_text(value):
+        raise BenchError(f"{key.name} must be a path, got {value!r} (a NUL character or a lone surrogate); fix the path")
+    if not key.meta["path"]:
+        try:
+            value.encode("utf-8")
+        except UnicodeError:
+            raise BenchError(f"{key.name} must be text, got {value!r} (a lone surrogate); fix the value") from None
     if not key.meta["path"] and key.name != "model" and typing.get_origin(_is_optional(key.type)[1]) is list and not value.strip():
         raise BenchError(f"{key.name} holds an empty name; remove it")
 
@@ -457,7 +471,7 @@ def _resolve(value: Any, base: Path) -> Any:
         return None
     if isinstance(value, list):
         return [_resolve(v, base) for v in value]
-    if not isinstance(value, str) or "\x00" in value:
+    if not isinstance(value, str) or not _is_path_text(value):
         return value  # the type check names it
     p = Path(os.path.expanduser(value))
     return str(p if p.is_absolute() else (base / p).resolve())

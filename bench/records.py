@@ -55,9 +55,10 @@ def _decide(logits: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray,
     return p_ai, pred.astype(np.int64), (pred != 0).astype(np.int64)
 
 
-def batch_records(batch, inference, seed_for, pass_name: str = "base") -> list[dict]:
-    """One record per real sample of the batch (padding discarded) from one job's ``Inference``;
-    ``seed_for(ref)`` gives the augmentation seed, ``pass_name`` is ``base`` or ``robust``."""
+def batch_records(batch, inference, seed_for, pass_name: str = "base", view: int = 0) -> list[dict]:
+    """One record per real sample of the batch (padding discarded) from one job's ``Inference``
+    on view ``view``; ``seed_for(ref)`` gives the augmentation seed, ``pass_name`` is ``base`` or
+    ``robust``. A sample whose view could not be prepared is a data error on that view's row."""
     rows = []
     logits, error = inference.logits, inference.error
     if logits is not None:
@@ -83,8 +84,9 @@ def batch_records(batch, inference, seed_for, pass_name: str = "base") -> list[d
             "frames": outcome.frames,
             "pass": pass_name,
         }
-        if not outcome.ok:
-            row.update(status="data_error", error=outcome.error, error_stage=outcome.error_stage)
+        failed = outcome.error_for(view)
+        if failed is not None:
+            row.update(status="data_error", error_stage=failed[0], error=failed[1])
         elif logits is None or not np.isfinite(logits[i]).all():
             reason = error or f"non-finite logits {np.asarray(logits[i]).tolist()}"
             wrong = 0 if ref.label != 0 else 1  # a model error counts as a wrong, undecided answer

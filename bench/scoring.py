@@ -111,7 +111,7 @@ def score(cfg: RunConfig, data: Datasets, views: Views, jobs: list[Job], folders
     try:
         for batch, inferences in executor.run(planned, views, jobs):
             for job, inference, tracker in zip(jobs, inferences, trackers):
-                writers[job.model].add(batch_records(batch, inference, views[job.view].seed_for, job.pass_name))
+                writers[job.model].add(batch_records(batch, inference, views[job.view].seed_for, job.pass_name, job.view))
                 tracker.add(batch, inference.seconds, inference.fed)
             for writer in writers:
                 writer.commit()

@@ -25,7 +25,6 @@ import os
 import random
 import resource
 import signal
-import struct
 import sys
 import time
 import traceback
@@ -158,7 +157,8 @@ MUTATIONS = (flip_bits, truncate, insert, scramble_header)
 def make_case(case_seed: int, seeds: list[Seed]) -> Case:
     """Everything about a case follows from its seed (and the seed files)."""
     rng = random.Random(case_seed)
-    source = rng.choice(seeds)
+    kind = rng.choice(("image", "clip"))  # as many clips as images, though the seeds are mostly images
+    source = rng.choice([s for s in seeds if s.kind == kind])
     images, clips = [d for d in DECODERS if d.startswith("image")], [d for d in DECODERS if d.startswith("clip")]
     own, other = (images, clips) if source.kind == "image" else (clips, images)
     decoder = rng.choice(own if rng.random() < 0.9 else other)  # a file in the wrong dataset, now and then
@@ -180,11 +180,19 @@ def decode_in_child(case: Case) -> tuple[str, str]:
     except DataError as exc:
         return "handled", f"DataError: {exc}"
     except Exception as exc:  # everything else is a bug: MemoryError under the cap too
-        return "crash", f"{type(exc).__name__}: {exc} | " + " / ".join(line.strip() for line in traceback.format_exc().splitlines()[-6:-1])
+        return "crash", f"{type(exc).__name__}: {exc} | {where(exc)}"
     pixels = out if isinstance(out, np.ndarray) else out.frames
     ok = isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.shape[-1:] == (3,) and 0 not in pixels.shape
     ok = ok and pixels.ndim == (3 if isinstance(out, np.ndarray) else 4)
     return ("handled", "decoded") if ok else ("crash", f"wrong layout: {getattr(pixels, 'shape', None)} {getattr(pixels, 'dtype', None)}")
+
+
+def where(exc: Exception) -> str:
+    """The harness's innermost line the exception came through, and the line that raised it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/bench/" in f.filename]
+    picked = ([ours[-1]] if ours else []) + ([frames[-1]] if not ours or frames[-1] is not ours[-1] else [])
+    return " -> ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}: {(f.line or '').strip()[:120]}" for f in picked)
 
 
 def run_case(case: Case, timeout: float, limit_bytes: int) -> Outcome:

@@ -86,9 +86,14 @@ class Load:
         return "-" if self.other_cores is None else f"{self.other_cores:.2f}"
 
 
+def distinct_files(n: int) -> int:
+    return min(n, len([p for p in (ROOT / "data" / "sample").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")]))
+
+
 def build_corpus(folder: Path, n: int) -> Path:
     """A registry with one dataset ``corpus`` of ``n`` symlinks to the bundled sample's images
-    (round-robin, distinct names, so each is its own sample and its own cache entry)."""
+    (round-robin, distinct names, so each is its own sample; the sample cache keys a file by its
+    real path, so the links to one file share one cache entry: one decode per distinct file)."""
     sources = sorted(p.resolve() for p in (ROOT / "data" / "sample").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     media = folder / "media"
     media.mkdir(parents=True)
@@ -253,18 +258,21 @@ def part_b(args, tmp: Path, runs: Runs, reg: Path) -> list[list]:
         ratios.append(ratio)
         ratios_own.append(ratio_own)
         pc, tc = plain_doc["throughput"]["cache"], trials_doc["throughput"]["cache"]
-        decodes_ok &= pc["misses"] == tc["misses"] == args.samples and tc["hits"] == 0
-        rows.append([f"{r + 1} ({order[0]} first)", plain_wall, trials_wall, pass_s, own_pass_s, expected, ratio, ratio_own,
+        # every sample prepared once in each run: lookups (hits + misses) = samples, misses = the distinct files
+        decodes_ok &= pc["misses"] == tc["misses"] == distinct_files(args.samples) and pc["hits"] + pc["misses"] == tc["hits"] + tc["misses"] == args.samples
+        extra_s = trials_wall - plain_wall - trials_doc["batch_trials"]["inference_s"]  # the trials' cost beyond their inference
+        rows.append([f"{r + 1} ({order[0]} first)", plain_wall, trials_wall, pass_s, own_pass_s, expected, ratio, ratio_own, extra_s / args.trials,
                      f"{pc['misses']} / {pc['hits']}", f"{tc['misses']} / {tc['hits']}",
                      plain_doc["throughput"]["stages_ms"]["decode"] / 1000, trials_doc["throughput"]["stages_ms"]["decode"] / 1000, f"{pload.text()} / {tload.text()}"])
-    rows.append(["median", *(median([row[i] for row in rows]) for i in range(1, 8)), "-", "-", median([row[10] for row in rows]), median([row[11] for row in rows]), "-"])
+    rows.append(["median", *(median([row[i] for row in rows]) for i in range(1, 9)), "-", "-", median([row[11] for row in rows]), median([row[12] for row in rows]), "-"])
     print(f"\n(b) batch trials cost: {args.samples} images, {LIGHT.name}, batch {args.batch_size}, plain against --batch-trials {k}")
     print(table(["repeat", "plain wall s", "trials wall s", "one pass s (plain stages_ms.inference)", "one pass s (trials inference_s / K)",
                  f"expected s = plain + {k} x pass", "trials / expected", "trials / (plain + trials inference_s)",
-                 "plain decodes (misses / hits)", "trials decodes (misses / hits)", "plain decode s", "trials decode s", "other load (plain / trials)"], rows))
+                 "rest per trial s (trials - plain - inference_s) / K", "plain decodes (misses / hits)", "trials decodes (misses / hits)", "plain decode s", "trials decode s", "other load (plain / trials)"], rows))
     return [[f"(b) trials wall / (plain wall + {k} x inference pass)", "<= 1.10", f"{median(ratios):.3f}", "PASS" if median(ratios) <= 1.10 else "MISS"],
             ["(b) same, the pass from the trials run's inference_s / K", "<= 1.10", f"{median(ratios_own):.3f}", "PASS" if median(ratios_own) <= 1.10 else "MISS"],
-            ["(b) decodes in the trials run (cache misses) = samples = plain's", f"{args.samples}", "yes" if decodes_ok else "no", "PASS" if decodes_ok else "MISS"]]
+            ["(b) trials run: decodes (misses) = plain's = distinct files, hits + misses = samples",
+             f"{distinct_files(args.samples)} / {args.samples}", "yes" if decodes_ok else "no", "PASS" if decodes_ok else "MISS"]]
 
 
 def main() -> int:

@@ -256,7 +256,8 @@ def read_only(monkeypatch):
         inside = str(root) + os.sep
 
         def denied(path) -> bool:
-            return os.path.abspath(os.fsdecode(path)).startswith(inside) or os.path.abspath(os.fsdecode(path)) == str(root)
+            where = os.path.abspath(os.fsdecode(path))
+            return where == str(root) or where.startswith(inside)
 
         def refuse(real, writes=lambda *a, **k: True):
             def wrapped(path, *args, **kwargs):

@@ -130,5 +130,4 @@ class LocalExecutor:
     def run(self, batches: Iterable[Planned], views, jobs: list[Job]) -> Iterator[tuple[Batch, list[Inference]]]:
         with Prepared(batches, views, views.shapes(self.batch_size), self.workers, self.prefetch) as prepared:
             for batch in prepared:
-                ok = [o.ok for o in batch.outcomes]
-                yield batch, [infer(job.runtime, batch.buffers[job.view], ok, self.pad) for job in jobs]
+                yield batch, [infer(job.runtime, batch.buffers[job.view], [o.error_for(job.view) is None for o in batch.outcomes], self.pad) for job in jobs]
