@@ -407,3 +407,14 @@ def test_base_rows_are_the_same_with_and_without_robustness(tmp_path, mean_model
     assert n[0] == n[1] == 6
     failed = robust[robust["pass"] == "robust"].set_index("sample_id").loc["wide.png"]
     assert failed["status"] == "data_error" and failed["error_stage"] == "robustness"  # recorded on the robust row only
+
+
+@pytest.mark.parametrize("case", [760, 86, 540, 694])  # found by benchmarks/fuzz_decoders.py
+def test_fuzzed_inputs_that_used_to_crash_a_run_are_handled(case):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_decoders", Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz_decoders.py")
+    fuzz = sys.modules.setdefault("fuzz_decoders", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(fuzz)
+    verdict, detail = fuzz.decode_in_child(fuzz.make_case(case, fuzz.load_seeds()))
+    assert verdict == "handled", detail

@@ -89,7 +89,10 @@ def _decode_jpeg(data: bytes, min_size: tuple[int, int] | None = None) -> np.nda
         if "color conversion" in message or "colorspace" in message.lower():
             return None  # CMYK / YCCK: OpenCV converts those
         if any(w in message for w in BENIGN_JPEG_WARNINGS):
-            rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=False, **scale)
+            try:
+                rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=False, **scale)
+            except ValueError as again:  # the benign warning hid real corruption
+                raise DataError("decode", f"corrupt JPEG (libjpeg: {again})") from None
         elif "Premature end of JPEG file" in message:
             raise DataError("decode", "truncated JPEG: the file ends before the image data does") from None
         else:

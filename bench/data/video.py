@@ -69,8 +69,8 @@ def _open(source: bytes | str):
     import av
 
     try:
-        return av.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source, mode="r")
-    except av.FFmpegError as exc:
+        return av.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source, mode="r", metadata_errors="replace")
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise DataError("decode", f"not a readable video container ({_av_reason(exc)})") from None
 
 

@@ -126,7 +126,7 @@ def build_view(spec, cfg, robust: bool = False) -> ImageView:
     from bench.transforms import Augmenter
 
     p = cfg.preprocessing
-    return ImageView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline), robust, p.fast_decode, max_pixels=p.max_pixels)
+    return ImageView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline, size=(spec.height, spec.width)), robust, p.fast_decode, max_pixels=p.max_pixels)
 
 
 def probe_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -83,7 +83,7 @@ def build_view(spec, cfg, robust: bool = False) -> VideoView:
 
     p = cfg.preprocessing
     rule = FrameRule(preprocessing(spec, cfg, "frame_rule"), min(spec.frames or preprocessing(spec, cfg, "frames"), MAX_FRAMES), preprocessing(spec, cfg, "target_fps"))
-    return VideoView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline), robust, max_pixels=p.max_pixels, frame_rule=rule)
+    return VideoView(spec.height, spec.width, p.geometry, p.interpolation, p.seed, Augmenter(p.augment_level, p.augment_pipeline, size=(spec.height, spec.width)), robust, max_pixels=p.max_pixels, frame_rule=rule)
 
 
 def probes(spec, n: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
