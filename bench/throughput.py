@@ -20,14 +20,16 @@ _IMPORTED = time.time()
 
 
 def process_start() -> float:
-    """When this process started (epoch seconds), from /proc; else when bench was imported."""
+    """When this process started (epoch seconds): now less its age, from /proc (its start in
+    clock ticks after boot, and the uptime; /proc/stat's btime is whole seconds, too coarse);
+    else when bench was imported."""
     try:
         with open("/proc/self/stat") as f:
             ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat") as f:
-            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
         return _IMPORTED
 
 

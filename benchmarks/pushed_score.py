@@ -14,8 +14,9 @@ repeat), each pair printed and then the median:
 (b) batch trials cost: the light demo model on the same images, ``bench run`` plain against
     ``bench run --batch-trials 10`` (each with a fresh ``--cache-dir``, so each decodes every
     sample once). Expected = plain wall + 10 x one inference pass (the plain run's
-    ``throughput.stages_ms.inference``). Target: trials wall / expected <= 1.10, and as many
-    decodes (cache misses) in the trials run as samples.
+    ``throughput.stages_ms.inference``). Target: trials wall / expected <= 1.10, and no sample
+    prepared twice: in both runs cache hits + misses = samples, misses = the distinct files (the
+    cache keys a file by its real path, so the symlinks to one image share one entry).
 
 Usage: python benchmarks/pushed_score.py [--samples 500] [--blocks 3,4,6,3] [--repeats 2]
                                          [--trials 10] [--batch-size 16]
@@ -47,6 +48,7 @@ from bench.runtimes import load_runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHT = ROOT / "data" / "models" / "demo_image.onnx"
+BUSY = 0.25  # cores used by other processes above which a pair is flagged
 
 
 def log(message: str) -> None:
@@ -81,6 +83,10 @@ class Load:
         own = sum(getattr(resource.getrusage(w), a) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for a in ("ru_utime", "ru_stime"))
         idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
         return sum(ticks) - idle, sum(ticks), own, time.perf_counter()
+
+    def busy(self) -> bool:
+        """Others used more than a quarter of a core meanwhile: a pair to read with care."""
+        return self.other_cores is not None and self.other_cores > BUSY
 
     def text(self) -> str:
         return "-" if self.other_cores is None else f"{self.other_cores:.2f}"
@@ -188,7 +194,7 @@ def part_a(args, tmp: Path, runs: Runs, reg: Path, small_reg: Path) -> list[list
     batches = make_batches(args.samples, args.batch_size, 224)
     load_runtime(str(LIGHT), "cpu")  # imports ONNX Runtime and the backend here, outside the timed load
 
-    rows, parts, ratios, steady_ratios, startups = [], [], [], [], []
+    rows, parts, ratios, steady_ratios, startups, busy = [], [], [], [], [], 0
     skew = btime_rounding() or 0.0
     for r in range(args.repeats):
         order = ("model", "run") if r % 2 == 0 else ("run", "model")
@@ -210,6 +216,7 @@ def part_a(args, tmp: Path, runs: Runs, reg: Path, small_reg: Path) -> list[list
         steady_ratios.append((load_s + model_s - first_s + median_s) / wall)  # the cold first batch at the median's cost
         st = {k: v / 1000 for k, v in tp["stages_ms"].items()}
         from_start = tp["from_start_s"] - skew
+        busy += mload.busy() or rload.busy()
         rows.append([f"{r + 1} ({order[0]} first)", wall, load_s, model_s, load_s + model_s, ratio, tp["from_start_s"], f"{mload.text()} / {rload.text()}"])
         parts.append([f"{r + 1}", st["inference"], st["inference"] / model_s, wall - st["inference"], st["data_wait"], st["decode"] + st["preprocess"],
                       from_start, wall - from_start, first_s, median_s])
@@ -233,7 +240,8 @@ def part_a(args, tmp: Path, runs: Runs, reg: Path, small_reg: Path) -> list[list
     print("\nstart-up: bench run --limit 4 --no-cache on a 10-image corpus, same heavy model")
     print(table(["repeat", "process wall s", "run's from_start_s", "samples", "inference s", "start-up s (wall - inference)", "other load"], srows))
     startup = srows[-1][5]
-    return [["(a) (load + model only) / bench run process wall", ">= 0.95", f"{median(ratios):.3f}", "PASS" if median(ratios) >= 0.95 else "MISS"],
+    note = f" ({busy} of {args.repeats} pairs busy)" if busy else ""
+    return [["(a) (load + model only) / bench run process wall", ">= 0.95", f"{median(ratios):.3f}{note}", "PASS" if median(ratios) >= 0.95 else "MISS"],
             ["(a) same, model only with its cold first batch at the median's cost", ">= 0.95", f"{median(steady_ratios):.3f}", "PASS" if median(steady_ratios) >= 0.95 else "MISS"],
             ["(a) start-up: 10-image bench run --limit 4, wall less inference", "info", f"{startup:.2f} s", "-"]]
 
@@ -241,7 +249,7 @@ def part_a(args, tmp: Path, runs: Runs, reg: Path, small_reg: Path) -> list[list
 def part_b(args, tmp: Path, runs: Runs, reg: Path) -> list[list]:
     config = write_config(tmp / "light.yaml", LIGHT, reg, args.batch_size)
     k = str(args.trials)
-    rows, ratios, ratios_own, decodes_ok = [], [], [], True
+    rows, ratios, ratios_own, decodes_ok, busy = [], [], [], True, 0
     for r in range(args.repeats):
         order = ("plain", "trials") if r % 2 == 0 else ("trials", "plain")
         got = {}
@@ -260,6 +268,7 @@ def part_b(args, tmp: Path, runs: Runs, reg: Path) -> list[list]:
         pc, tc = plain_doc["throughput"]["cache"], trials_doc["throughput"]["cache"]
         # every sample prepared once in each run: lookups (hits + misses) = samples, misses = the distinct files
         decodes_ok &= pc["misses"] == tc["misses"] == distinct_files(args.samples) and pc["hits"] + pc["misses"] == tc["hits"] + tc["misses"] == args.samples
+        busy += pload.busy() or tload.busy()
         extra_s = trials_wall - plain_wall - trials_doc["batch_trials"]["inference_s"]  # the trials' cost beyond their inference
         rows.append([f"{r + 1} ({order[0]} first)", plain_wall, trials_wall, pass_s, own_pass_s, expected, ratio, ratio_own, extra_s / args.trials,
                      f"{pc['misses']} / {pc['hits']}", f"{tc['misses']} / {tc['hits']}",
@@ -269,7 +278,8 @@ def part_b(args, tmp: Path, runs: Runs, reg: Path) -> list[list]:
     print(table(["repeat", "plain wall s", "trials wall s", "one pass s (plain stages_ms.inference)", "one pass s (trials inference_s / K)",
                  f"expected s = plain + {k} x pass", "trials / expected", "trials / (plain + trials inference_s)",
                  "rest per trial s (trials - plain - inference_s) / K", "plain decodes (misses / hits)", "trials decodes (misses / hits)", "plain decode s", "trials decode s", "other load (plain / trials)"], rows))
-    return [[f"(b) trials wall / (plain wall + {k} x inference pass)", "<= 1.10", f"{median(ratios):.3f}", "PASS" if median(ratios) <= 1.10 else "MISS"],
+    note = f" ({busy} of {args.repeats} pairs busy)" if busy else ""
+    return [[f"(b) trials wall / (plain wall + {k} x inference pass)", "<= 1.10", f"{median(ratios):.3f}{note}", "PASS" if median(ratios) <= 1.10 else "MISS"],
             ["(b) same, the pass from the trials run's inference_s / K", "<= 1.10", f"{median(ratios_own):.3f}", "PASS" if median(ratios_own) <= 1.10 else "MISS"],
             ["(b) trials run: decodes (misses) = plain's = distinct files, hits + misses = samples",
              f"{distinct_files(args.samples)} / {args.samples}", "yes" if decodes_ok else "no", "PASS" if decodes_ok else "MISS"]]
@@ -299,7 +309,8 @@ def main() -> int:
             summary += part_b(args, tmp, runs, reg)
     print(f"\nsummary ({args.repeats} interleaved repeats, medians; {time.perf_counter() - started:.0f} s in all)")
     print(table(["target", "wanted", "measured", "result"], summary))
-    print("'other load': cores busy with other processes meanwhile (from /proc/stat), to judge each pair by")
+    print(f"'other load': cores busy with other processes meanwhile (from /proc/stat), to judge each pair by; "
+          f"'busy': a pair where it passed {BUSY} cores")
     return 0
 
 

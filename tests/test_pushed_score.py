@@ -45,7 +45,7 @@ def test_batches_never_mix_datasets_and_the_last_batch_has_its_true_size(tmp_pat
     sizes = rec.groupby("batch_index").size().tolist()
     assert sizes == [4, 4, 3, 4, 2, 4, 1]  # 11 = 4+4+3, 6 = 4+2, 5 = 4+1
     assert seen[-len(sizes):] == sizes  # the model saw each batch at its true size
-    assert len(seen) == 9 + len(sizes)  # 8 probes alone + 1 together, then every batch once: nothing thrown away
+    assert len(seen) == 5 + len(sizes)  # 4 probes alone + 1 together, then every batch once: nothing thrown away
     assert doc["pipeline"]["pad_batches"] is False and doc["throughput"]["batches"] == len(sizes)
     again, _ = run(tmp_path, dependent, "b")
     pd.testing.assert_frame_equal(rec.drop(columns="source"), again.drop(columns="source"))
@@ -77,7 +77,7 @@ def test_padding_is_a_recorded_choice(tmp_path, dependent, monkeypatch):
     real_run = OnnxRuntime.run
     monkeypatch.setattr(OnnxRuntime, "run", lambda self, batch: seen.append(len(batch)) or real_run(self, batch))
     rec, doc = run(tmp_path, dependent, "p", pad_batches=True)
-    assert set(seen[9:]) == {4} and doc["pipeline"]["pad_batches"] is True
+    assert set(seen[5:]) == {4} and doc["pipeline"]["pad_batches"] is True
     assert len(rec) == 22  # padding rows are not records
 
 
@@ -115,7 +115,7 @@ def test_latency_leaves_out_slow_first_batches_but_scores_them(tmp_path, indepen
 
     def slow_first(self, batch):
         calls.append(1)
-        if len(calls) == 10:  # the first data batch, after the 9 probe calls
+        if len(calls) == 6:  # the first data batch, after the 5 probe calls
             time.sleep(0.3)
         return real_run(self, batch)
 

@@ -50,7 +50,7 @@ def test_an_interrupted_run_resumes_to_the_same_records(tmp_path, project, clean
 
     def interrupt(self, batch):
         calls.append(1)
-        if len(calls) == 9 + 4:  # the probes, then the 4th batch
+        if len(calls) == 5 + 4:  # the probes, then the 4th batch
             raise KeyboardInterrupt
         return real_run(self, batch)
 

@@ -107,7 +107,7 @@ def dependence_line(found: dict | None) -> str:
     if not found:
         return ""
     verdict = {"pass": "batch-independent", "warn": "slightly batch-dependent", "fail": "batch-dependent"}[found["verdict"]]
-    return (f"Probe at load: {verdict} (8 probe inputs alone vs together: max logit difference {found['max_abs_diff']:.3g}, "
+    return (f"Probe at load: {verdict} ({found['samples']} probe inputs alone vs together: max logit difference {found['max_abs_diff']:.3g}, "
             f"scale {found['scale']:.3g}, {found['flips']} decision(s) flip).")
 
 
