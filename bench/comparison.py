@@ -285,3 +285,6 @@ def write_compare(doc: dict, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "compare.json", json.dumps(doc, indent=2, default=float) + "\n")
     write_text(folder / "compare.md", compare_markdown(doc))
+    from bench.report.html import compare_html
+
+    write_text(folder / "report.html", compare_html(doc))

@@ -197,8 +197,8 @@ class ModelResult:
         }
 
     def save(self, folder: str | Path | None = None) -> Path:
-        """Write results.json and summary.md (into ``folder``, copying records.parquet there,
-        or beside the run's records). Returns the folder."""
+        """Write results.json, summary.md and report.html (into ``folder``, copying
+        records.parquet there, or beside the run's records). Returns the folder."""
         from bench.report.markdown import summary_markdown
 
         target = Path(folder) if folder is not None else self.folder
@@ -210,6 +210,9 @@ class ModelResult:
         write_json(target / "results.json", doc)
         errors = pd.read_parquet(records, columns=["status", "dataset", "sample_id", "error_stage", "error"])
         write_text(target / "summary.md", summary_markdown(doc, errors))
+        from bench.report.html import run_html
+
+        write_text(target / "report.html", run_html(doc, pd.read_parquet(records), self.folder))
         return target
 
     @classmethod

@@ -46,7 +46,8 @@ def test_integer_weights_equal_repetition():
 
 
 def test_mcc_zero_denominator_and_sn34_bounds():
-    assert mcc_from_counts(10, 0, 0, 0) == 0.0
+    assert mcc_from_counts(10, 0, 0, 0) == 0.0  # the SPEC formula; groups with one class report None instead (below)
+    assert mcc_from_counts(3, 0, 2, 0) == 0.0  # both classes, one prediction: 0 everywhere
     assert sn34(1.0, 0.0) == pytest.approx(1.0)
     assert sn34(0.0, 0.25) == pytest.approx(1e-6)  # coin flip: about 0
     assert sn34(-1.0, 1.0) == pytest.approx(1e-6)
@@ -54,6 +55,20 @@ def test_mcc_zero_denominator_and_sn34_bounds():
     mcc, brier = 0.4, 0.12
     expected = math.sqrt(((mcc + 1) / 2) ** 1.2 * ((0.25 - brier) / 0.25) ** 1.8)
     assert sn34(mcc, brier) == pytest.approx(expected)
+
+
+def test_single_class_group_has_no_mcc_nor_sn34():
+    """One class present: MCC's denominator is 0 for want of a class, so the groups' rule
+    (``single_class_none``, what the report uses) gives None for MCC and SN34 (built on it), where
+    the bare formula (default, what comparison's differences use) gives 0 and an SN34 from it."""
+    labels = np.array([0, 0, 0, 0])
+    s = Scored.build(labels, [0.1, 0.2, 0.9, 0.3], [0, 0, 1, 0], labels)
+    grouped, plain = compute(s, single_class_none=True), compute(s)
+    assert grouped["mcc"] is None and grouped["sn34"] is None and grouped["accuracy"] == 0.75 and grouped["brier"] is not None
+    assert plain["mcc"] == 0.0 and plain["sn34"] == pytest.approx(sn34(0.0, plain["brier"]))
+    both = np.array([0, 1, 0, 2])  # both classes, the model says AI for all: MCC 0 by the SPEC's rule, in groups too
+    got = compute(Scored.build(both, [0.6, 0.7, 0.8, 0.9], [1, 1, 1, 1], both), single_class_none=True)
+    assert got["mcc"] == 0.0 and got["sn34"] == pytest.approx(sn34(0.0, got["brier"]))
 
 
 def test_perfect_confident_model_scores_one():
@@ -80,7 +95,7 @@ def test_bootstrap_reproducible_and_brackets_estimate():
     c = bootstrap_ci(s, n_boot=300, seed=12)
     assert a == b and a != c
     point = compute(s)
-    for key in ("accuracy", "mcc", "sn34"):
+    for key in ("accuracy", "mcc", "sn34", "roc_auc"):
         lo, hi = a[key]
         assert lo <= point[key] <= hi
 
@@ -91,7 +106,7 @@ def test_bootstrap_matches_brute_force_loop():
     got = bootstrap_ci(s, n_boot=50, seed=3, chunk=7)
     # the same resamples, drawn by the same generator, evaluated one at a time
     rng = np.random.default_rng(3)
-    values = {"accuracy": [], "mcc": [], "sn34": []}
+    values = {"accuracy": [], "mcc": [], "sn34": [], "roc_auc": []}
     drawn = 0
     while drawn < 50:
         m = min(7, 50 - drawn)
@@ -99,7 +114,8 @@ def test_bootstrap_matches_brute_force_loop():
             idx = np.repeat(np.arange(40), counts)
             r = compute(Scored.build(labels[idx], p_ai[idx], pred_binary[idx], pred[idx], w[idx]))
             for k in values:
-                values[k].append(r[k])
+                if r[k] is not None:  # a resample with one class has no AUC
+                    values[k].append(r[k])
         drawn += m
     for k, v in values.items():
         assert got[k] == pytest.approx([np.quantile(v, 0.025), np.quantile(v, 0.975)], abs=1e-12)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
-METRIC_COLUMNS = ("n", "errors", "accuracy", "accuracy_3class", "mcc", "brier", "cross_entropy", "sn34")
+DECISION_COLUMNS = ("n", "errors", "accuracy", "accuracy_3class", "tnr", "tpr", "mcc", "sn34")
+SCORE_COLUMNS = ("roc_auc", "average_precision", "eer", "brier", "cross_entropy", "ece", "best_threshold_accuracy")
+METRIC_COLUMNS = DECISION_COLUMNS + SCORE_COLUMNS
+HEADERS = {"tnr": "tnr (real acc.)", "tpr": "tpr (AI acc.)", "roc_auc": "auc", "average_precision": "ap", "ece": "ece (15 bins)",
+           "best_threshold_accuracy": "best-threshold accuracy (ORACLE)"}
 
 
 def human_bytes(n: int) -> str:
@@ -33,13 +37,16 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 
 def metric_tables(metrics: dict) -> str:
+    """Two tables over the same groups (overall, per dataset, per media type): the decisions
+    (what the model's decision rule gets right) and the scores (threshold-free figures and
+    calibration from ``p_ai``); undefined values (one class present) show as "-"."""
     overall = metrics["overall"]
     ci = overall.get("ci") or {}
-    heads = ["group", *METRIC_COLUMNS]
-    rows = [["overall", *(overall.get(k) for k in METRIC_COLUMNS)]]
-    rows += [[f"dataset {d['dataset']}", *(d.get(k) for k in METRIC_COLUMNS)] for d in metrics["per_dataset"]]
-    rows += [[f"media {m['media_type']}", *(m.get(k) for k in METRIC_COLUMNS)] for m in metrics["per_media_type"]]
-    parts = [table(heads, rows)]
+    groups = [("overall", overall)]
+    groups += [(f"dataset {d['dataset']}", d) for d in metrics["per_dataset"]]
+    groups += [(f"media {m['media_type']}", m) for m in metrics["per_media_type"]]
+    parts = [table([title, *(HEADERS.get(k, k) for k in columns)], [[name, *(g.get(k) for k in columns)] for name, g in groups])
+             for title, columns in (("decisions", DECISION_COLUMNS), ("scores (from p_ai)", SCORE_COLUMNS))]
     if ci:
         parts.append("95% bootstrap intervals: " + ", ".join(f"{k} [{fmt(v[0])}, {fmt(v[1])}]" for k, v in ci.items() if v))
     if metrics.get("confusion"):
