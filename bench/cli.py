@@ -59,7 +59,7 @@ def print_result(result) -> None:
     overall = result.metrics["overall"]
     if overall["errors"]:
         print(f"\n{overall['data_errors']} data error(s) and {overall['model_errors']} model error(s); see {result.folder / 'summary.md'}")
-    print(f"\nresults written to {result.folder}/ (results.json, records.parquet, summary.md)")
+    print(f"\nresults written to {result.folder}/ (results.json, records.parquet, summary.md, report.html)")
 
 
 def _print_comparison(doc: dict, folder: Path) -> None:
@@ -67,7 +67,7 @@ def _print_comparison(doc: dict, folder: Path) -> None:
 
     print()
     print(compare_markdown(doc))
-    print(f"comparison written to {folder}/ (compare.md, compare.json)")
+    print(f"comparison written to {folder}/ (compare.md, compare.json, report.html)")
 
 
 def _datasets(args: argparse.Namespace) -> int:

@@ -81,7 +81,7 @@ def new_folder(parent: Path, name: str) -> Path:
             n += 1
 
 
-RUN_FILES = ("records.parquet", "results.json", "summary.md", "run.json", ".journal")
+RUN_FILES = ("records.parquet", "results.json", "summary.md", "report.html", "run.json", ".journal", "thumbs")
 
 
 def holds_run(folder: Path) -> bool:
@@ -169,6 +169,7 @@ class ModelResult:
     batch_dependence: dict | None = None  # the probe at load: alone vs in a batch
     pipeline: dict | None = None  # how batches were formed
     batch_trials: dict | None = None  # --batch-trials: the range of the pushed score
+    thumbnails: dict | None = None  # "dataset/sample_id" -> thumbs/<file>.png: the most confidently wrong, as the model saw them
 
     @property
     def records(self) -> pd.DataFrame:
@@ -194,6 +195,7 @@ class ModelResult:
             "batch_dependence": self.batch_dependence,
             "pipeline": self.pipeline,
             "batch_trials": self.batch_trials,
+            "thumbnails": self.thumbnails,
         }
 
     def save(self, folder: str | Path | None = None) -> Path:
@@ -223,5 +225,5 @@ class ModelResult:
         if missing:
             raise BenchError(f"{folder} is not a run folder: {', '.join(missing)} missing; give folders written by `bench run`")
         doc = json.loads((folder / "results.json").read_text())
-        fields = ("model", "environment", "config", "preprocessing", "datasets", "metrics", "robustness", "throughput", "batch_dependence", "pipeline", "batch_trials")
+        fields = ("model", "environment", "config", "preprocessing", "datasets", "metrics", "robustness", "throughput", "batch_dependence", "pipeline", "batch_trials", "thumbnails")
         return cls(**{k: doc.get(k) for k in fields}, folder=folder, created=doc.get("created", ""))

@@ -26,6 +26,7 @@ from bench.metrics import robustness_summary, summarise
 from bench.plan import plan_batches
 from bench.preprocess import Views, with_cache
 from bench.records import batch_records
+from bench.report.thumbnails import pick_confidently_wrong, thumbnails_json, write_thumbnails
 from bench.results import ModelResult, check_paths, run_folders
 from bench.runtimes import Runtime, load_runtime
 from bench.runtimes.errors import runtime_message
@@ -87,6 +88,8 @@ def _scored_results(cfg, runtimes, views, jobs, base, probes, data, folders, sta
                 table = scored.tables[m][scored.tables[m]["pass"] == "base"]
                 trials = run_trials(runtime, inputs, table, result.metrics["overall"], cfg.runtime.batch_trials, cfg.runtime.batch_size, cfg.preprocessing.seed, probes[m]["width"] == 3)
                 result = dataclasses.replace(result, batch_trials=trials)
+            picks = pick_confidently_wrong(scored.tables[m])
+            result = dataclasses.replace(result, thumbnails=thumbnails_json(write_thumbnails(cfg, views[base[m].view], data.specs, picks, folders[m])))
             result.save()
             results.append(result)
     finally:

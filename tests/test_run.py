@@ -238,7 +238,7 @@ def test_default_run_scores_the_bundled_sample(tmp_path, monkeypatch, capsys):
     assert "overall" in printed and "end-to-end samples/s" in printed
     (folder,) = (tmp_path / "results").iterdir()
     assert folder.name.startswith("demo_image-image-")
-    assert {p.name for p in folder.iterdir()} == {"results.json", "records.parquet", "summary.md", "run.json"}
+    assert {p.name for p in folder.iterdir()} - {"thumbs"} == {"results.json", "records.parquet", "summary.md", "report.html", "run.json"}
     rec = pd.read_parquet(folder / "records.parquet")
     assert len(rec) == 18 and (rec["status"] == "ok").all()
 

@@ -13,11 +13,14 @@ import numpy as np
 
 RELIABILITY_BINS = 15
 COLOURS = ("#1f5fa8", "#d9622b", "#2f8f4e", "#8a4fb8", "#b8860b", "#5f6b7a")
+LINES = ("-", "--", "-.", ":")
 
 
 def curve_points(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray] | None:
     """Weighted ROC and precision-recall points, one per distinct score from the highest down
     (positive: ``y == 1``); None when a class is absent."""
+    if p.size == 0:
+        return None
     order = np.argsort(-p, kind="stable")
     p, y, w = p[order], y[order], w[order]
     last = np.r_[np.flatnonzero(np.diff(p) != 0), p.size - 1]  # the last sample of each distinct score
@@ -67,8 +70,8 @@ def _figure(width: float = 4.6, height: float = 3.8):
 
 def to_svg(fig, name: str) -> str:
     """The figure as an ``<svg>`` element to inline in HTML: no XML prologue, doctype,
-    metadata or namespace declarations (the HTML parser supplies them), sized by CSS through
-    its viewBox; element ids salted with ``name`` so several plots on a page never collide."""
+    metadata or namespace declarations (the HTML parser supplies them), its own size (CSS
+    shrinks it to fit); element ids salted with ``name`` so several plots on a page never collide."""
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
@@ -79,7 +82,6 @@ def to_svg(fig, name: str) -> str:
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
-    text = re.sub(r'(<svg[^>]*?)\s+width="[^"]*"\s+height="[^"]*"', r"\1", text, count=1)
     return text.replace("<svg", f'<svg class="plot" role="img" aria-label="{name}"', 1)
 
 
@@ -96,7 +98,7 @@ def roc_svg(series: list[dict]) -> str | None:
     for i, (s, c) in enumerate(drawn):
         colour = COLOURS[i % len(COLOURS)]
         auc = f" (AUC {s['auc']:.3f})" if s.get("auc") is not None else ""
-        ax.plot(c["fpr"], c["tpr"], c=colour, lw=1.6, label=f"{s['label']}{auc}", drawstyle="steps-post")
+        ax.plot(c["fpr"], c["tpr"], c=colour, ls=LINES[i % len(LINES)], lw=1.6, label=f"{s['label']}{auc}", drawstyle="steps-post")
         if s.get("point") is not None:
             ax.plot(*s["point"], "o", c=colour, ms=5, mec="white", label=f"{s['label']}: its decisions")
     _square(ax, "false positive rate (real called AI)", "true positive rate (AI caught)", "ROC")
@@ -115,7 +117,7 @@ def pr_svg(series: list[dict]) -> str | None:
     for i, (s, c) in enumerate(drawn):
         colour = COLOURS[i % len(COLOURS)]
         ap = f" (AP {s['ap']:.3f})" if s.get("ap") is not None else ""
-        ax.plot(np.r_[0.0, c["recall"]], np.r_[c["precision"][0], c["precision"]], c=colour, lw=1.6, label=f"{s['label']}{ap}", drawstyle="steps-pre")
+        ax.plot(np.r_[0.0, c["recall"]], np.r_[c["precision"][0], c["precision"]], c=colour, ls=LINES[i % len(LINES)], lw=1.6, label=f"{s['label']}{ap}", drawstyle="steps-pre")
         ax.axhline(float(c["prevalence"]), ls=":", c=colour, lw=1)
         if s.get("pr_point") is not None:
             ax.plot(*s["pr_point"], "o", c=colour, ms=5, mec="white", label=f"{s['label']}: its decisions")

@@ -5,7 +5,9 @@ into ``<run folder>/thumbs/`` and named in results.json under ``thumbnails``
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -82,6 +84,37 @@ def write_thumbnails(cfg, view, specs, picks: list[tuple[str, str]], folder: Pat
                 out[(spec.name, ref.sample_id)] = _write_png(slot, Path(folder), spec.name, ref.sample_id, size)
             if not left:
                 break
+    return out
+
+
+def inline_thumbnails(mapping: dict[str, str], folder: Path | None) -> dict[str, str]:
+    """results.json's ``thumbnails`` as ``{"dataset/sample_id": PNG data URI}``, read from the
+    run ``folder``; a file that is missing, not a PNG, or outside ``folder/thumbs`` is left out."""
+    if folder is None:
+        return {}
+    root = (Path(folder) / THUMBS).resolve()
+    out = {}
+    for key, rel in mapping.items():
+        try:
+            path = (Path(folder) / rel).resolve()
+            data = path.read_bytes() if path.is_relative_to(root) else b""
+        except (OSError, TypeError, ValueError):
+            continue
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            out[key] = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return out
+
+
+def runs_thumbnails(folders: list[Path]) -> dict[str, str]:
+    """The thumbnails of several run folders (their results.json's), the first run's first."""
+    out: dict[str, str] = {}
+    for folder in folders:
+        try:
+            mapping = json.loads((Path(folder) / "results.json").read_text()).get("thumbnails") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        found = inline_thumbnails({k: v for k, v in mapping.items() if k not in out}, folder) if isinstance(mapping, dict) else {}
+        out.update(found)
     return out
 
 
