@@ -92,9 +92,11 @@ def holds_run(folder: Path) -> bool:
 
 
 def _writable(folder: Path, what: str) -> None:
-    """Create ``folder`` if needed and prove a file can be written there; one-line error if not."""
+    """Prove ``folder`` can be created and written to (a file written and removed there), and
+    leave nothing behind: folders created for the test are removed again. One-line error if not."""
     if folder.exists() and not folder.is_dir():
         raise BenchError(f"{what} {folder} is a file, not a folder; give a folder path")
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".bench-write-test-", dir=folder)
@@ -102,6 +104,12 @@ def _writable(folder: Path, what: str) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise BenchError(f"{what} {folder} is not usable ({exc.strerror or exc}); give a folder you can write to") from None
+    finally:
+        for path in created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
 
 
 def check_paths(cfg, resuming: bool = False) -> None:

@@ -30,3 +30,30 @@ def registry_dir(tmp_path) -> Path:
     d = tmp_path / "datasets"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def count_decodes(monkeypatch):
+    """Image decodes of the scoring pass (the report's thumbnails re-read a few samples after it
+    and are not counted)."""
+    import bench.data.decode
+    import bench.scoring
+
+    calls, thumbnailing = [], []
+    real_decode, real_thumbnails = bench.data.decode.decode_image, bench.scoring.write_thumbnails
+
+    def decode(*args):
+        if not thumbnailing:
+            calls.append(1)
+        return real_decode(*args)
+
+    def thumbnails(*args, **kwargs):
+        thumbnailing.append(1)
+        try:
+            return real_thumbnails(*args, **kwargs)
+        finally:
+            thumbnailing.pop()
+
+    monkeypatch.setattr(bench.data.decode, "decode_image", decode)
+    monkeypatch.setattr(bench.scoring, "write_thumbnails", thumbnails)
+    return calls

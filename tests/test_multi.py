@@ -8,18 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bench.data.decode
 from bench.cli import main
 from tests import models
 from tests.test_run import make_project, random_images
-
-
-@pytest.fixture
-def count_decodes(monkeypatch):
-    calls = []
-    real = bench.data.decode.decode_image
-    monkeypatch.setattr(bench.data.decode, "decode_image", lambda *a: calls.append(1) or real(*a))
-    return calls
 
 
 def test_two_models_same_samples_one_decode(tmp_path, count_decodes, capsys):

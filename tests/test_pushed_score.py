@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bench.data.decode
 from bench.cli import main
 from bench.runtimes.onnx import OnnxRuntime
 from tests import models
@@ -79,14 +78,6 @@ def test_padding_is_a_recorded_choice(tmp_path, dependent, monkeypatch):
     rec, doc = run(tmp_path, dependent, "p", pad_batches=True)
     assert set(seen[5:]) == {4} and doc["pipeline"]["pad_batches"] is True
     assert len(rec) == 22  # padding rows are not records
-
-
-@pytest.fixture
-def count_decodes(monkeypatch):
-    calls = []
-    real = bench.data.decode.decode_image
-    monkeypatch.setattr(bench.data.decode, "decode_image", lambda *a: calls.append(1) or real(*a))
-    return calls
 
 
 def test_batch_trials_give_the_range_and_decode_once(tmp_path, dependent, independent, count_decodes):
