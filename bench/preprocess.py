@@ -78,7 +78,10 @@ class Views:
         """Every view's media after geometry, the frames used, and each view's own failure: from
         the cache where it has them, else from one decode. A decode failure raises ``DataError``
         (it is every view's); a view that fails after it (the robustness chain, its geometry)
-        gets ``None`` media and its ``(stage, reason)``, and the others are unaffected."""
+        gets ``None`` media and its ``(stage, reason)``, and the others are unaffected. A sample
+        its source marked (``ref.problem``: a FIFO, a path outside the source) is never opened."""
+        if ref.problem is not None:
+            raise DataError("read", ref.problem)
         cached = any(v.cache is not None for v in self.views)
         identity = source_identity(ref) if cached else None  # one stat or hash for every view
         keys = [v.cache.key(identity) if v.cache is not None and identity is not None else None for v in self.views]

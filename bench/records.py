@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from bench.data.refs import escape_name
+
 SCHEMA = pa.schema(
     [
         ("dataset", pa.string()),
@@ -80,7 +82,7 @@ def batch_records(batch, inference, seed_for, pass_name: str = "base", view: int
             "aug_seed": seed_for(ref),
             "batch_index": batch.index,
             "weight": ref.weight,
-            "source": ref.path,
+            "source": escape_name(ref.path) if ref.path is not None else None,
             "frames": outcome.frames,
             "pass": pass_name,
         }
