@@ -18,7 +18,9 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 def _run(args: argparse.Namespace) -> int:
     from bench import api
+    from bench.gates import parse_fail_under
 
+    gates = parse_fail_under(args.fail_under)
     if args.resume:
         if args.config or config_overrides(args):
             raise BenchError("--resume continues a run with the config it started with; give no config file or other flags with it")
@@ -40,7 +42,22 @@ def _run(args: argparse.Namespace) -> int:
 
         where = Path(cfg.output.folder) / "compare" if cfg.output.folder else new_folder(Path(cfg.output.results_dir), f"compare-{stamp()}")
         _print_comparison(api.compare(results, bootstrap=cfg.output.bootstrap, output=where), where)
-    return 0
+    return _run_gates(results, gates, cfg.output.max_model_error_rate)
+
+
+def _run_gates(results, gates: dict, max_error_rate: float) -> int:
+    from bench.gates import GATE_FAILED, TOO_MANY_MODEL_ERRORS, failed_thresholds, model_error_rate
+
+    code = 0
+    for result in results:
+        rate = model_error_rate(result.metrics["overall"])
+        if rate > max_error_rate:
+            print(f"error: {result.name}: {rate:.1%} of the samples it ran on are model errors (max_model_error_rate {max_error_rate:g}); see {result.folder / 'summary.md'}", file=sys.stderr)
+            code = TOO_MANY_MODEL_ERRORS
+    failed = [line for r in results for line in failed_thresholds(r.name, r.metrics["overall"], gates)]
+    for line in failed:
+        print(line, file=sys.stderr)
+    return code or (GATE_FAILED if failed else 0)
 
 
 def print_result(result) -> None:
@@ -203,7 +220,12 @@ def _compare(args: argparse.Namespace) -> int:
 
     write_compare(doc, folder)
     _print_comparison(doc, folder)
-    return 0
+    from bench.gates import GATE_FAILED, failed_comparison
+
+    failed = failed_comparison(doc, args.fail_on)
+    for line in failed:
+        print(line, file=sys.stderr)
+    return GATE_FAILED if failed else 0
 
 
 def _flag_kwargs(key) -> dict:
@@ -284,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="score a model on datasets; writes results/<run>/")
     run.add_argument("config", nargs="?", help="run config YAML (default: configs/default.yaml)")
     add_config_flags(run)
+    run.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 3 when a headline metric is below VALUE (repeatable), e.g. --fail-under sn34=0.6")
     run.add_argument("--resume", metavar="DIR", help="finish a run that was killed or interrupted (its result folder), scoring only what is missing")
     run.set_defaults(func=_run)
 
@@ -323,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--allow-mismatch", action="store_true", help="compare only the samples all runs share")
     cmp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples, 0 for no intervals (default 1000)")
     cmp.add_argument("--top", type=int, default=20, help="how many most-disagreed samples to list (default 20)")
-    cmp.add_argument("--output", help="folder for compare.md and compare.json (default: results/compare-<timestamp>)")
+    cmp.add_argument("--output", help="folder for compare.md, compare.json and report.html (default: results/compare-<timestamp>)")
+    cmp.add_argument("--fail-on", choices=["worse"], help="exit 3 when any model is significantly worse than the baseline on any metric")
     cmp.set_defaults(func=_compare)
 
     ds = sub.add_parser("datasets", help="list the dataset registry; `import` a public registry file; `pull` Hub datasets")

@@ -108,6 +108,7 @@ class OutputConfig:
     results_dir: str = opt("results", "where run folders go when --output is not given", path=True, cli=False)
     progress: bool = opt(True, "no progress bar", flag="--no-progress")
     overwrite: bool = opt(False, "write into an --output folder that already holds a run")
+    max_model_error_rate: float = opt(0.5, "exit 4 when more than this share of the samples the model ran on are model errors", check="fraction", metavar="R")
     bootstrap: int = opt(1000, "bootstrap resamples for the 95% intervals", check="non_negative", high=MAX_BOOTSTRAP, cli=False)
     bootstrap_seed: int = opt(0, "seed of the bootstrap resamples", check="seed", cli=False)
 

@@ -1,0 +1,47 @@
+"""CI gates: --fail-under (exit 3), compare --fail-on worse (exit 3), too many model errors (exit 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from tests import models
+from tests.test_run import make_project, random_images
+
+DATA = {"r": ("real", random_images(6, 1, 20, 120)), "s": ("synthetic", random_images(6, 2, 140, 250))}
+
+
+@pytest.fixture
+def good(tmp_path):
+    return models.save(models.linear_logits(3, 32, 32), tmp_path / "good.onnx")
+
+
+def test_fail_under_exits_3_with_a_line_per_failed_gate(tmp_path, good, capsys):
+    cfg = make_project(tmp_path, DATA, good, cache=False)
+    assert main(["run", str(cfg), "--output", str(tmp_path / "a"), "--fail-under", "accuracy=0.5"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--output", str(tmp_path / "b"), "--fail-under", "sn34=1.01", "--fail-under", "accuracy=1.01", "--fail-under", "mcc=-1"]) == 3
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("gate failed")]
+    assert len(err) == 2 and any("sn34" in line for line in err) and any("accuracy" in line for line in err)
+    assert main(["run", str(cfg), "--output", str(tmp_path / "c"), "--fail-under", "brier=0.2"]) == 2  # lower is better: not a fail-under metric
+
+
+def test_compare_fail_on_worse(tmp_path, good, capsys):
+    bad = models.save(models.linear_logits(3, 32, 32, weight=-np.array([[-4.0, 4.0, 2.0]] * 3) / 3, bias=[-2.0, 2.0, 1.0]), tmp_path / "bad.onnx")
+    cfg = make_project(tmp_path, DATA, good, cache=False)
+    assert main(["run", str(cfg), "--model", str(good), "--model", str(bad), "--output", str(tmp_path / "ab")]) == 0
+    a, b = tmp_path / "ab" / "good", tmp_path / "ab" / "bad"
+    assert main(["compare", str(a), str(b), "--output", str(tmp_path / "c1")]) == 0
+    assert main(["compare", str(a), str(b), "--fail-on", "worse", "--output", str(tmp_path / "c2")]) == 3
+    assert "gate failed: bad is worse than good" in capsys.readouterr().err
+    assert main(["compare", str(b), str(a), "--fail-on", "worse", "--output", str(tmp_path / "c3")]) == 0
+
+
+def test_too_many_model_errors_exit_4(tmp_path, capsys):
+    model = models.save(models.nan_when_dark(), tmp_path / "m.onnx")
+    dark = {f"d{i}.png": np.zeros((20, 20, 3), np.uint8) for i in range(3)}
+    cfg = make_project(tmp_path, {"d": ("synthetic", dark | {"g.png": np.full((20, 20, 3), 90, np.uint8)})}, model, cache=False)
+    assert main(["run", str(cfg), "--output", str(tmp_path / "o")]) == 4
+    assert "model errors" in capsys.readouterr().err
+    assert main(["run", str(cfg), "--output", str(tmp_path / "p"), "--max-model-error-rate", "0.9"]) == 0
