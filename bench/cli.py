@@ -244,7 +244,7 @@ def _flag_kwargs(key) -> dict:
         choices = typing.get_args(tp)
         return kwargs | {"type": type(choices[0]), "choices": choices}
     if typing.get_origin(tp) is list:
-        return kwargs | ({"action": "append"} if key.name == "model" else {"nargs": "+"})
+        return kwargs | ({"action": "append"} if key.name in ("model", "dataset_dirs") else {"nargs": "+"})
     return kwargs | {"type": tp}
 
 
@@ -284,7 +284,7 @@ def flag_reference() -> str:
             if "choices" in kwargs:
                 value = " " + "\\|".join(map(str, kwargs["choices"]))
             elif kwargs.get("action") != "store_const":
-                value = " " + (key.meta["metavar"] or key.name.upper()) + (" ..." if typing_list(key) else "")
+                value = " " + (key.meta["metavar"] or key.name.upper()) + (" ..." if typing_list(key) and key.name == "datasets" else "")
             flag = f"`{key.flag}{value}`"
         where = f"`{key.section}.{key.field}`" if key.section else "-"
         default = _shown_default(key)

@@ -17,7 +17,7 @@ from bench import executors, modalities
 from bench.checks.dynamic import batch_dependence
 from bench.config import RunConfig, flat_values
 from bench.contract import WARN
-from bench.data.registry import DatasetSpec, Registry, iter_samples
+from bench.data.registry import DatasetSpec, Registry, folder_datasets, iter_samples
 from bench.errors import BenchError
 from bench.executors import Job
 from bench.journal import open_writers, skip_done, write_run_file
@@ -163,10 +163,14 @@ def _warn_contract(runtime: Runtime) -> None:
 
 
 def open_datasets(cfg: RunConfig, modality: str) -> Datasets:
-    if not cfg.data.datasets:
-        raise BenchError("no datasets to score; list them under `datasets:` in the config or pass --datasets NAME (see `bench datasets`)")
-    registry = Registry.load(cfg.data.dataset_dirs)
-    specs = [registry.get(name) for name in cfg.data.datasets]
+    """The run's datasets: ``--folder``'s class subfolders, and the registry's named datasets
+    (a config file's list is replaced by ``--folder`` unless ``--datasets`` is given too)."""
+    names = cfg.data.datasets if not cfg.data.folder or "datasets" in cfg.overridden else []
+    specs = folder_datasets(Path(cfg.data.folder), modality) if cfg.data.folder else []
+    if not names and not specs:
+        raise BenchError("no datasets to score; list them under `datasets:` in the config, pass --datasets NAME (see `bench datasets`), or --folder DIR with real/ and synthetic/ subfolders")
+    registry = Registry.load(cfg.data.dataset_dirs) if names else None
+    specs += [registry.get(name) for name in names]
     for spec in specs:
         if spec.modality != modality:
             raise BenchError(f"dataset {spec.name!r} is {spec.modality}, but the model takes {modality}; score {modality} datasets with this model")

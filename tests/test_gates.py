@@ -45,3 +45,21 @@ def test_too_many_model_errors_exit_4(tmp_path, capsys):
     assert main(["run", str(cfg), "--output", str(tmp_path / "o")]) == 4
     assert "model errors" in capsys.readouterr().err
     assert main(["run", str(cfg), "--output", str(tmp_path / "p"), "--max-model-error-rate", "0.9"]) == 0
+
+
+def test_a_folder_with_class_subfolders_is_scored_in_one_step(tmp_path, good, capsys):
+    from tests.test_run import write_images
+
+    root = tmp_path / "mine"
+    write_images(root / "real", random_images(3, 1, 20, 120))
+    write_images(root / "synthetic", random_images(4, 2, 140, 250))
+    out = tmp_path / "o"
+    assert main(["run", "--model", str(good), "--folder", str(root), "--output", str(out), "--no-progress"]) == 0
+    import pandas as pd
+
+    rec = pd.read_parquet(out / "records.parquet")
+    assert rec.groupby("dataset")["label"].agg(["first", "size"]).to_dict() == {"first": {"mine-real": 0, "mine-synthetic": 1}, "size": {"mine-real": 3, "mine-synthetic": 4}}
+    (root / "fakes").mkdir()
+    assert main(["run", "--model", str(good), "--folder", str(root), "--output", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "'fakes'" in err and "real, synthetic, semisynthetic" in err

@@ -196,3 +196,21 @@ def iter_samples(spec: DatasetSpec, limit: int | None = None) -> Samples:
 def count_samples(spec: DatasetSpec, limit: int | None = None) -> int | None:
     """How many samples a run takes from the dataset, when that is known without reading media."""
     return iter_samples(spec, limit).count
+
+
+def folder_datasets(root: Path, modality: str) -> list[DatasetSpec]:
+    """``--folder DIR``: one folder dataset per class subfolder (``real/``, ``synthetic/``,
+    ``semisynthetic/``, any of them), named ``<DIR name>-<class>``; any other entry is refused
+    with the names allowed."""
+    from bench.data.refs import escape_name
+
+    if not root.is_dir():
+        raise BenchError(f"--folder {root} is not a folder; give a folder holding real/ and synthetic/ (and semisynthetic/) subfolders")
+    entries = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+    unknown = [e for e in entries if e not in LABELS or not (root / e).is_dir()]
+    if unknown:
+        raise BenchError(f"--folder {root} holds {escape_name(unknown[0])!r}; it may hold only the subfolders {', '.join(LABELS)} (one per class): move other files into one of them")
+    if not entries:
+        raise BenchError(f"--folder {root} holds no real/, synthetic/ or semisynthetic/ subfolder; make one per class and put the media there")
+    base = escape_name(root.resolve().name)
+    return [DatasetSpec(f"{base}-{c}", modality, c, {"type": "folder", "path": str((root / c).resolve())}, declared_in=f"--folder {root}") for c in LABELS if c in entries]
