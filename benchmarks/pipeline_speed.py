@@ -44,7 +44,6 @@ import dataclasses
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -59,9 +58,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import yaml  # noqa: E402
+from load_meter import Load  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from onnx import TensorProto, helper  # noqa: E402
 from PIL import Image  # noqa: E402
-from resnet import GraphBuilder  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from resnet import GraphBuilder  # noqa: E402
 
 from bench import modalities  # noqa: E402
 from bench.config import load_config  # noqa: E402
@@ -303,40 +303,6 @@ def compare_preprocessing(cfg, spec, rounds: int) -> tuple[dict[str, float], int
         done = len(refs) * (r + 1) / rounds
         log(f"   round {r + 1}/{rounds}: ours {done / seconds['ours']:.0f}, ours in 1 worker {done / seconds['ours1']:.0f}, PIL {done / seconds['pil']:.0f} samples/s so far")
     return seconds, len(refs)
-
-
-class Load:
-    """CPU used by other processes (in cores) while the block ran, from ``/proc/stat`` minus this
-    process and its children: on a shared machine, a reading to judge the other numbers by."""
-
-    def __enter__(self) -> Load:
-        self._start = self._sample()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.other_cores = None
-        end = self._sample()
-        if self._start is None or end is None:
-            return
-        (busy0, total0, own0, t0), (busy1, total1, own1, t1) = self._start, end
-        if total1 <= total0 or t1 <= t0:
-            return
-        busy_cores = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
-        self.other_cores = max(0.0, busy_cores - (own1 - own0) / (t1 - t0))
-
-    @staticmethod
-    def _sample():
-        try:
-            with open("/proc/stat") as f:
-                ticks = [int(x) for x in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        own = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-        return sum(ticks) - idle, sum(ticks), own, time.perf_counter()
-
-    def text(self) -> str:
-        return "-" if self.other_cores is None else f"{self.other_cores:.2f}"
 
 
 # --------------------------------------------------------------------------------------------

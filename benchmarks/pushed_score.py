@@ -28,7 +28,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -41,55 +40,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
-from resnet import save_resnet50  # noqa: E402  (benchmarks/ is on sys.path)
+from load_meter import BUSY, Load  # noqa: E402  (benchmarks/ is on sys.path)
+from resnet import save_resnet50  # noqa: E402
 
 from bench.report import table  # noqa: E402
 from bench.runtimes import load_runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHT = ROOT / "data" / "models" / "demo_image.onnx"
-BUSY = 0.25  # cores used by other processes above which a pair is flagged
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-class Load:
-    """Cores used by other processes while the block ran (``/proc/stat`` less this process and
-    its children): on a shared machine, the reading to judge a pair by."""
-
-    def __enter__(self) -> Load:
-        self.other_cores = None
-        self._start = self._sample()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        end = self._sample()
-        if self._start is None or end is None:
-            return
-        (busy0, total0, own0, t0), (busy1, total1, own1, t1) = self._start, end
-        if total1 > total0 and t1 > t0:
-            busy = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
-            self.other_cores = max(0.0, busy - (own1 - own0) / (t1 - t0))
-
-    @staticmethod
-    def _sample():
-        try:
-            with open("/proc/stat") as f:
-                ticks = [int(x) for x in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        own = sum(getattr(resource.getrusage(w), a) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for a in ("ru_utime", "ru_stime"))
-        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-        return sum(ticks) - idle, sum(ticks), own, time.perf_counter()
-
-    def busy(self) -> bool:
-        """Others used more than a quarter of a core meanwhile: a pair to read with care."""
-        return self.other_cores is not None and self.other_cores > BUSY
-
-    def text(self) -> str:
-        return "-" if self.other_cores is None else f"{self.other_cores:.2f}"
 
 
 def distinct_files(n: int) -> int:
