@@ -26,11 +26,12 @@ from bench.metrics import robustness_summary, summarise
 from bench.plan import plan_batches
 from bench.preprocess import Views, with_cache
 from bench.records import batch_records
-from bench.report.thumbnails import pick_confidently_wrong, thumbnails_json, write_thumbnails
+from bench.report.thumbnails import pick_confidently_wrong, thumbnails_json
 from bench.results import ModelResult, check_paths, run_folders
 from bench.runtimes import Runtime, load_runtime
 from bench.runtimes.errors import runtime_message
 from bench.throughput import Throughput, process_start
+from bench.thumbnails import write_thumbnails
 from bench.trials import TrialInputs, run_trials
 
 PASSES = ("base", "robust")

@@ -25,14 +25,10 @@ from bench.config import load_config
 from bench.data.registry import iter_samples
 from bench.preprocess import Views
 from bench.report.html import run_html
-from bench.report.thumbnails import (
-    inline_thumbnails,
-    pick_confidently_wrong,
-    thumbnails_json,
-    write_thumbnails,
-)
+from bench.report.thumbnails import inline_thumbnails, pick_confidently_wrong, thumbnails_json
 from bench.results import write_json, write_text
 from bench.scoring import load_models, open_datasets, resolve_views, run_all
+from bench.thumbnails import write_thumbnails
 from tests import models
 from tests.test_run import make_project, random_images
 
@@ -329,7 +325,7 @@ def test_inline_thumbnails_read_only_pngs_under_thumbs(tmp_path):
 
 
 def test_to_hwc_takes_chw_and_the_first_frame_of_tchw():
-    from bench.report.thumbnails import to_hwc
+    from bench.thumbnails import to_hwc
 
     chw = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5).astype(np.uint8)
     assert to_hwc(chw[0]).shape == (4, 5, 3) and to_hwc(chw).shape == (4, 5, 3)

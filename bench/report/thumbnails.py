@@ -1,17 +1,14 @@
-"""Thumbnails of the exact pixels a model saw, for the samples a report shows: the most
-confidently wrong per dataset (``pick_confidently_wrong``), written by ``write_thumbnails``
-into ``<run folder>/thumbs/`` and named in results.json under ``thumbnails``
-(``thumbnail_key(dataset, sample_id) -> "thumbs/....png"``)."""
+"""Thumbnails in reports: which samples a report shows (the most confidently wrong per dataset:
+``pick_confidently_wrong``), their keys in results.json's ``thumbnails`` mapping
+(``thumbnail_key(dataset, sample_id) -> "thumbs/....png"``), and inlining them into a page.
+bench/thumbnails.py writes them (it reads the samples again)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 THUMBS = "thumbs"
@@ -53,40 +50,6 @@ def pick_confidently_wrong(records_df: pd.DataFrame, per_dataset: int = 6) -> li
     return list(zip(rows["dataset"].tolist(), rows["sample_id"].tolist()))
 
 
-def write_thumbnails(cfg, view, specs, picks: list[tuple[str, str]], folder: Path, size: int = 128) -> dict[tuple[str, str], str]:
-    """A PNG of each picked sample exactly as the model saw it (decode, geometry, augmentation
-    with the sample's seed: the run's ``view`` through ``bench.preprocess.Views``), the first
-    frame for a video, under ``folder/thumbs/``; at most ``size`` pixels on its longer side
-    (a smaller input keeps its own pixels). Returns ``{(dataset, sample_id): "thumbs/<name>.png"}``
-    relative to ``folder``; a sample that cannot be read again or fails to prepare is left out."""
-    from bench.data.registry import iter_samples
-    from bench.preprocess import Views
-
-    wanted: dict[str, set[str]] = {}
-    for dataset, sample_id in picks:
-        wanted.setdefault(dataset, set()).add(sample_id)
-    if not wanted:
-        return {}
-    views = Views([view])
-    out: dict[tuple[str, str], str] = {}
-    (Path(folder) / THUMBS).mkdir(parents=True, exist_ok=True)
-    for spec in specs:
-        ids = wanted.get(spec.name)
-        if not ids:
-            continue
-        left = set(ids)
-        for ref in iter_samples(spec, cfg.data.limit):
-            if ref.sample_id not in left:
-                continue
-            left.discard(ref.sample_id)
-            slot = np.zeros(view.batch_shape(1)[1:], dtype=np.uint8)
-            if views(ref, [slot]).error_for(0) is None:
-                out[(spec.name, ref.sample_id)] = _write_png(slot, Path(folder), spec.name, ref.sample_id, size)
-            if not left:
-                break
-    return out
-
-
 def inline_thumbnails(mapping: dict[str, str], folder: Path | None) -> dict[str, str]:
     """results.json's ``thumbnails`` as ``{"dataset/sample_id": PNG data URI}``, read from the
     run ``folder``; a file that is missing, not a PNG, or outside ``folder/thumbs`` is left out."""
@@ -116,35 +79,3 @@ def runs_thumbnails(folders: list[Path]) -> dict[str, str]:
         found = inline_thumbnails({k: v for k, v in mapping.items() if k not in out}, folder) if isinstance(mapping, dict) else {}
         out.update(found)
     return out
-
-
-def to_hwc(pixels: np.ndarray) -> np.ndarray:
-    """CHW (or the first frame of TCHW) as HWC uint8 RGB."""
-    if pixels.ndim == 4:
-        pixels = pixels[0]
-    return np.ascontiguousarray(np.clip(pixels, 0, 255).astype(np.uint8).transpose(1, 2, 0))
-
-
-def _write_png(pixels: np.ndarray, folder: Path, dataset: str, sample_id: str, size: int) -> str:
-    import cv2
-
-    from bench.results import atomic_write
-
-    rgb = to_hwc(pixels)
-    h, w = rgb.shape[:2]
-    if max(h, w) > size:
-        scale = size / max(h, w)
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode a {w}x{h} thumbnail")
-    rel = f"{THUMBS}/{_file_name(dataset, sample_id)}"
-    atomic_write(folder / rel, lambda tmp: tmp.write_bytes(png.tobytes()))
-    return rel
-
-
-def _file_name(dataset: str, sample_id: str) -> str:
-    """A safe, unique, readable file name: slugs of both names and a hash of the pair."""
-    digest = hashlib.sha1(f"{dataset}\0{sample_id}".encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{dataset}__{Path(sample_id).stem}")[:60]
-    return f"{slug}-{digest}.png"
