@@ -102,12 +102,19 @@ def _datasets(args: argparse.Namespace) -> int:
 def _datasets_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bench.config import default_config_path, load_config
+    from bench.config import load_config
     from bench.data.hub import import_registry
 
-    dest = Path(args.output) if args.output else Path(load_config(args.config or default_config_path(), {}).data.dataset_dirs[0]) / Path(args.file).name
+    if args.output:
+        dest = Path(args.output)
+    elif args.config:
+        dest = Path(load_config(args.config, {}).data.dataset_dirs[0]) / Path(args.file).name
+    else:  # the working directory's registry, never the installed package's
+        dest = Path.cwd() / "configs" / "datasets" / Path(args.file).name
     report = import_registry(args.file, dest, args.cache_dir)
     print(report.text())
+    if report.imported:
+        print(f"\nwritten to {dest}; pull with `bench datasets pull --registry {dest.parent} NAME`, score with `bench run --dataset-dir {dest.parent} --datasets NAME`")
     return 0 if report.imported else 1
 
 
@@ -356,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds_sub = ds.add_subparsers(dest="datasets_command", metavar="{import,pull}")
     imp = ds_sub.add_parser("import", help="public benchmark registry file -> bench registry entries (source type hub)")
     imp.add_argument("file", help="YAML in the public benchmark's format: datasets: [{name, path, modality, media_type, ...}]")
-    imp.add_argument("--output", help="bench registry file to write (default: <first dataset_dirs folder>/<FILE's name>)")
+    imp.add_argument("--output", help="bench registry file to write (default: ./configs/datasets/<FILE's name> in the working directory; with --config, its first dataset_dirs folder)")
     imp.add_argument("--cache-dir", help="where `pull` puts the datasets and `run` reads them (default: ~/.cache/bench/hub)")
     imp.add_argument("--config", default=argparse.SUPPRESS, help="run config whose dataset_dirs to use")
     imp.set_defaults(func=_datasets_import)

@@ -63,3 +63,14 @@ def test_a_folder_with_class_subfolders_is_scored_in_one_step(tmp_path, good, ca
     assert main(["run", "--model", str(good), "--folder", str(root), "--output", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err
     assert "'fakes'" in err and "real, synthetic, semisynthetic" in err
+
+
+def test_datasets_import_writes_into_the_working_directory(tmp_path, monkeypatch, capsys):
+    registry = tmp_path / "theirs.yaml"
+    registry.write_text("datasets:\n  - {name: fakes, path: someorg/fakes, modality: image, media_type: synthetic}\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["datasets", "import", str(registry)]) == 0
+    assert (work / "configs" / "datasets" / "theirs.yaml").is_file()
+    assert "--dataset-dir" in capsys.readouterr().out
