@@ -127,3 +127,27 @@ def test_pipeline_mode_out_of_memory_is_an_oom_row(tmp_path, model, monkeypatch)
     profile = prof.sweep(quick(model, batch_sizes=[2, 4, 8], data=str(cfg)))
     assert [(r.batch_size, r.status) for r in profile.rows] == [(2, "ok"), (4, "oom")]
     assert "allocate" in profile.rows[-1].error
+
+
+def test_auto_confirms_a_dip_before_stopping(model, monkeypatch):
+    """One noisy dip (a slow measurement at batch 4) is measured again; the sweep goes on."""
+    real = prof.measure_model_only
+    calls = []
+
+    def noisy(runtime, batch, cfg):
+        calls.append(batch)
+        row = real(runtime, batch, cfg)
+        rates = {1: 100.0, 2: 200.0, 4: 150.0 if calls.count(4) == 1 else 400.0, 8: 800.0, 16: 810.0}
+        return prof.Row(batch, "ok", batches=3, samples_per_s=rates[batch], latency_ms=row.latency_ms, peak_process_mb=row.peak_process_mb)
+
+    monkeypatch.setattr(prof, "measure_model_only", noisy)
+    profile = prof.sweep(quick(model))
+    assert calls.count(4) == 2 and [r.batch_size for r in profile.rows] == [1, 2, 4, 8, 16]
+    assert profile.rows[2].remeasured and profile.best().batch_size == 16
+
+
+def test_pipeline_mode_ranks_by_end_to_end(tmp_path, model):
+    cfg = make_project(tmp_path, {"a": ("real", random_images(10, 1))}, model)
+    profile = prof.sweep(quick(model, batch_sizes=[2, 4], data=str(cfg)))
+    best = profile.best()
+    assert best.end_to_end_samples_per_s == max(r.end_to_end_samples_per_s for r in profile.rows)
