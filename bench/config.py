@@ -63,6 +63,7 @@ MAX_BOOTSTRAP = 100_000
 class DataConfig:
     datasets: list[str] = opt(factory=list, help="dataset names from the registry (see `bench datasets`)", metavar="NAME")
     dataset_dirs: list[str] = opt(factory=list, help="a folder of dataset registry YAML files (repeatable; default: the bundled registry)", flag="--dataset-dir", path=True, metavar="DIR")
+    by: list[str] = opt(factory=list, help="also break the metrics down by this dataset tag (repeatable), e.g. --by generator_family", metavar="TAG")
     folder: str | None = opt(None, "score a folder whose real/, synthetic/ and semisynthetic/ subfolders (any of them) are its datasets: no registry file needed", path=True, metavar="DIR")
     limit: int | None = opt(None, "at most N samples per dataset", check="positive", high=INT64_MAX, metavar="N")
     batch_order: BatchOrder = opt("source", "order of a dataset's samples in its batches: the source's order, or a shuffle seeded by --seed")

@@ -470,3 +470,14 @@ def robustness_summary(df, base_metrics: dict, three_class: bool, weight: float,
         "degradation": spread(paired["degradation"]),
         "per_dataset": per_dataset,
     }
+
+
+def by_tags(df, specs, keys: list[str], three_class: bool) -> dict:
+    """Metrics per value of each dataset tag in ``keys`` (``--by``): ``{key: [{"group": value} |
+    group_metrics]}``; datasets without the tag form the group ``"(untagged)"``."""
+    out = {}
+    for key in keys:
+        value = {s.name: s.tags.get(key, "(untagged)") for s in specs}
+        groups = df.groupby(df["dataset"].map(value), sort=True)
+        out[key] = [{"group": name} | group_metrics(g, three_class) for name, g in groups]
+    return out

@@ -22,7 +22,7 @@ from bench.errors import BenchError
 from bench.executors import Job
 from bench.journal import open_writers, skip_done, write_run_file
 from bench.messages import warn
-from bench.metrics import robustness_summary, summarise
+from bench.metrics import by_tags, robustness_summary, summarise
 from bench.plan import plan_batches
 from bench.preprocess import Views, with_cache
 from bench.records import batch_records
@@ -236,6 +236,11 @@ def summarise_model(cfg: RunConfig, runtime: Runtime, view, specs: list[DatasetS
     three_class = width == 3
     out = cfg.output
     metrics = summarise(table[table["pass"] == "base"], three_class, out.bootstrap, out.bootstrap_seed)
+    if cfg.data.by:
+        unknown = [k for k in cfg.data.by if not any(k in s.tags for s in specs)]
+        if unknown:
+            warn(f"no dataset of the run has the tag {unknown[0]!r} (--by); its table has one group, (untagged). Tags: {sorted({t for s in specs for t in s.tags}) or 'none'}")
+        metrics["per_group"] = by_tags(table[table["pass"] == "base"], specs, cfg.data.by, three_class)
     robustness = robustness_summary(table, metrics, three_class, cfg.preprocessing.robust_weight, out.bootstrap, out.bootstrap_seed) if cfg.preprocessing.robustness else None
     spec = runtime.spec
     model = {
@@ -250,7 +255,7 @@ def summarise_model(cfg: RunConfig, runtime: Runtime, view, specs: list[DatasetS
     }
     cache = view.cache
     throughput |= {"workers": cfg.resolved_workers(), "cache": {"enabled": False} if cache is None else {"enabled": True, "dir": str(cache.root)} | cache.stats.to_json()}
-    datasets = [{"name": d.name, "modality": d.modality, "media_type": d.media_type, "source": d.source, "weight": d.weight, "max_samples": d.max_samples} for d in specs]
+    datasets = [{"name": d.name, "modality": d.modality, "media_type": d.media_type, "source": d.source, "weight": d.weight, "max_samples": d.max_samples, "tags": d.tags} for d in specs]
     result = ModelResult(
         model=model,
         environment=runtime.environment,

@@ -67,10 +67,30 @@ def test_a_folder_with_class_subfolders_is_scored_in_one_step(tmp_path, good, ca
 
 def test_datasets_import_writes_into_the_working_directory(tmp_path, monkeypatch, capsys):
     registry = tmp_path / "theirs.yaml"
-    registry.write_text("datasets:\n  - {name: fakes, path: someorg/fakes, modality: image, media_type: synthetic}\n")
+    registry.write_text("datasets:\n  - {name: fakes, path: someorg/fakes, modality: image, media_type: synthetic, generator_family: diffusion}\n")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     assert main(["datasets", "import", str(registry)]) == 0
-    assert (work / "configs" / "datasets" / "theirs.yaml").is_file()
+    import yaml
+
+    written = yaml.safe_load((work / "configs" / "datasets" / "theirs.yaml").read_text())
+    assert written["datasets"][0]["tags"] == {"generator_family": "diffusion"}  # kept for --by
     assert "--dataset-dir" in capsys.readouterr().out
+
+
+def test_breakdown_by_a_dataset_tag(tmp_path, good):
+    import json
+
+    import yaml
+
+    cfg = make_project(tmp_path, {"a": ("real", random_images(4, 1)), "b": ("synthetic", random_images(4, 2, 140, 250)), "c": ("synthetic", random_images(4, 3, 150, 250))}, good, cache=False)
+    reg = tmp_path / "registry" / "test.yaml"
+    doc = yaml.safe_load(reg.read_text())
+    doc["datasets"][1]["tags"] = {"generator_family": "diffusion"}
+    doc["datasets"][2]["tags"] = {"generator_family": "gan"}
+    reg.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(cfg), "--by", "generator_family", "--output", str(tmp_path / "o")]) == 0
+    groups = json.loads((tmp_path / "o" / "results.json").read_text())["metrics"]["per_group"]["generator_family"]
+    assert [(g["group"], g["n"]) for g in groups] == [("(untagged)", 4), ("diffusion", 4), ("gan", 4)]
+    assert "generator_family gan" in (tmp_path / "o" / "summary.md").read_text()

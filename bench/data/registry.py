@@ -20,7 +20,7 @@ from bench.errors import BenchError
 
 LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}
 MODALITIES = ("image", "video")
-ENTRY_KEYS = {"name", "modality", "media_type", "source", "max_samples", "weight", "description"}
+ENTRY_KEYS = {"name", "modality", "media_type", "source", "max_samples", "weight", "description", "tags"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class DatasetSpec:
     weight: float = 1.0
     description: str = ""
     declared_in: str = ""
+    tags: dict = field(default_factory=dict)  # free keys for breakdowns (`bench run --by KEY`): generator, generator_family, ...
 
     @property
     def label(self) -> int:
@@ -110,7 +111,10 @@ def parse_entry(entry: Any, path: Path, index: int) -> DatasetSpec:
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise BenchError(f"{where}: description must be a string, got {description!r}; quote it")
-    return DatasetSpec(name, modality, media_type, source, max_samples, weight, description, str(path))
+    tags = entry.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool) for k, v in tags.items()):
+        raise BenchError(f"{where}: tags must be a mapping of names to values, like {{generator_family: diffusion}}, got {tags!r}")
+    return DatasetSpec(name, modality, media_type, source, max_samples, weight, description, str(path), {k: str(v) for k, v in tags.items()})
 
 
 _KIND_WORDS = {"str": "a string", "bool": "true or false", "int": "an integer", "str_list": "a list of strings",

@@ -45,6 +45,7 @@ def metric_tables(metrics: dict) -> str:
     groups = [("overall", overall)]
     groups += [(f"dataset {d['dataset']}", d) for d in metrics["per_dataset"]]
     groups += [(f"media {m['media_type']}", m) for m in metrics["per_media_type"]]
+    groups += [(f"{key} {g['group']}", g) for key, rows in (metrics.get("per_group") or {}).items() for g in rows]
     parts = [table([title, *(HEADERS.get(k, k) for k in columns)], [[name, *(g.get(k) for k in columns)] for name, g in groups])
              for title, columns in (("decisions", DECISION_COLUMNS), ("scores (from p_ai)", SCORE_COLUMNS))]
     if ci:

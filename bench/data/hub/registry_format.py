@@ -31,6 +31,9 @@ DEFAULT_ARCHIVES_PER_DATASET = 5
 TAR_FORMATS = ("tar", "tar.gz", "tgz", "tar.bz2", "tbz2", "tar.xz", "txz")
 
 
+TAGGED_FIELDS = ("generator", "generator_family", "generator_variant", "content_category")  # kept as dataset tags by `datasets import` (for `bench run --by`)
+
+
 @dataclass
 class HubEntry:
     """One dataset of a public registry, validated and normalised."""
