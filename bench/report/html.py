@@ -219,7 +219,9 @@ def _blocks(present) -> list[tuple[str, list[str]]]:
 def group_tables(metrics: dict, media: dict) -> str:
     overall = metrics["overall"]
     out = []
-    for title, key, groups, extra in (("Per dataset", "dataset", metrics.get("per_dataset") or [], True), ("Per media type", "media_type", metrics.get("per_media_type") or [], False)):
+    sections = [("Per dataset", "dataset", metrics.get("per_dataset") or [], True), ("Per media type", "media_type", metrics.get("per_media_type") or [], False)]
+    sections += [(f"By {tag}", "group", rows, False) for tag, rows in (metrics.get("per_group") or {}).items()]  # bench run --by TAG
+    for title, key, groups, extra in sections:
         blocks = _blocks(lambda k, gs=[overall, *groups]: any(k in g for g in gs))
         cols = [k for _, ks in blocks for k in ks]
         lead = [key.replace("_", " "), *(["media type"] if extra else [])]
