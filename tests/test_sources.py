@@ -605,3 +605,32 @@ def test_refs_imports_nothing_of_bench_but_errors():
     done = python("import bench.data.refs, sys; print(sorted(m for m in sys.modules if m.startswith('bench')))")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(["bench", "bench.data", "bench.data.refs", "bench.errors"])
+
+
+def test_one_parquet_dataset_holds_every_class_through_a_label_column(tmp_path, mean_model):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import yaml
+
+    from bench.cli import main
+
+    table = pa.table({"image": [png(v) for v in (10, 20, 200, 210, 220)], "kind": ["real", "real", "fake", "fake", "who knows"]})
+    pq.write_table(table, tmp_path / "mixed.parquet")
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    entry = {"name": "mixed", "modality": "image", "source": {"type": "parquet", "path": str(tmp_path / "mixed.parquet"), "label_column": "kind", "labels": {"fake": "synthetic"}}}
+    (reg / "r.yaml").write_text(yaml.safe_dump({"datasets": [entry]}))
+    out = tmp_path / "o"
+    assert main(["run", "--model", str(mean_model), "--dataset-dir", str(reg), "--datasets", "mixed", "--output", str(out), "--no-progress"]) == 0
+    rec = pd.read_parquet(out / "records.parquet")
+    assert rec["label"].tolist() == [0, 0, 1, 1, -1] and rec["media_type"].tolist()[:4] == ["real", "real", "synthetic", "synthetic"]
+    assert rec["status"].tolist()[-1] == "data_error" and "maps to no class" in rec["error"].tolist()[-1]
+
+
+def test_a_hugging_face_dataset_with_a_class_label_is_scored_without_splitting(tmp_path, hf_cache):
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["real", "synthetic"])})
+    ds = datasets.Dataset.from_dict({"image": [{"bytes": png(v), "path": None} for v in (10, 20, 30)], "label": [0, 1, 1]}, features=features)
+    ds.save_to_disk(str(tmp_path / "saved"))
+    refs = list(iter_samples(spec({"type": "huggingface", "path": tmp_path / "saved", "label_column": "label"})))
+    assert [(r.media_type, r.label) for r in refs] == [("real", 0), ("synthetic", 1), ("synthetic", 1)]

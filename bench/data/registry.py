@@ -19,6 +19,7 @@ from bench.data.sources import REQUIRED_SOURCE_KEYS, SOURCE_KEYS, SOURCES
 from bench.errors import BenchError
 
 LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}
+MIXED = "mixed"  # a dataset whose rows carry their own class (source.label_column)
 MODALITIES = ("image", "video")
 ENTRY_KEYS = {"name", "modality", "media_type", "source", "max_samples", "weight", "description", "tags"}
 
@@ -37,7 +38,8 @@ class DatasetSpec:
 
     @property
     def label(self) -> int:
-        return LABELS[self.media_type]
+        """The dataset's class (-1 for a mixed dataset: each row has its own)."""
+        return LABELS.get(self.media_type, -1)
 
     @property
     def location(self) -> str:
@@ -95,8 +97,11 @@ def parse_entry(entry: Any, path: Path, index: int) -> DatasetSpec:
     if not isinstance(modality, str) or modality not in MODALITIES:
         raise BenchError(f"{where}: modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
     media_type = entry.get("media_type")
-    if not isinstance(media_type, str) or media_type not in LABELS:
-        raise BenchError(f"{where}: media_type must be one of {', '.join(LABELS)}, got {media_type!r}")
+    labelled = isinstance(entry.get("source"), dict) and entry["source"].get("label_column")
+    if labelled and media_type in (None, MIXED):
+        media_type = MIXED  # each row's class comes from its label_column
+    elif not isinstance(media_type, str) or media_type not in LABELS:
+        raise BenchError(f"{where}: media_type must be one of {', '.join(LABELS)} (or omitted with `source.label_column`), got {media_type!r}")
     source = entry.get("source")
     if not isinstance(source, dict) or not isinstance(source.get("type"), str) or source.get("type") not in SOURCES:
         raise BenchError(f"{where}: `source.type` must be one of {', '.join(SOURCES)}, got {source!r}")

@@ -111,9 +111,11 @@ def _parquet_refs(spec, root: Path, files: list[Path]) -> Iterator[SampleRef]:
         rel = file.name if root.is_file() else file.relative_to(root).as_posix()
         pf = _open_parquet_file(file)
         column = detect_bytes_column(pf.schema_arrow, spec.source.get("column"), str(file))
-        columns = [column] + ([id_column] if id_column else [])
-        if id_column and id_column not in pf.schema_arrow.names:
-            raise BenchError(f"id column {id_column!r} not in {file}; fix `source.id_column`")
+        label_column = spec.source.get("label_column")
+        columns = [column] + ([id_column] if id_column else []) + ([label_column] if label_column else [])
+        for key, name in (("id_column", id_column), ("label_column", label_column)):
+            if name and name not in pf.schema_arrow.names:
+                raise BenchError(f"{key} {name!r} not in {file}; fix `source.{key}` (columns: {', '.join(pf.schema_arrow.names)})")
         row = 0
         batches = pf.iter_batches(batch_size=64, columns=columns)
         while True:
@@ -125,14 +127,16 @@ def _parquet_refs(spec, root: Path, files: list[Path]) -> Iterator[SampleRef]:
                 raise _parquet_error(file, exc) from None
             cells = batch.column(0).to_pylist()
             ids = batch.column(1).to_pylist() if id_column else [None] * len(cells)
-            for cell, given in zip(cells, ids):
+            values = batch.column(columns.index(label_column)).to_pylist() if label_column else [None] * len(cells)
+            for cell, given, value in zip(cells, ids, values):
                 sample_id = escape_name(f"{rel}#{row}") if given is None else str(given)
                 if given is not None:
                     if sample_id in seen:
                         raise BenchError(f"id column {id_column!r} repeats the id {sample_id!r} in {file}; ids must be unique")
                     seen.add(sample_id)
                 data, problem = read_cell(cell, base, allow)
-                yield SampleRef(spec.name, spec.media_type, spec.label, sample_id, spec.weight, data=data or b"", problem=problem)
+                media_type, label, bad = sample_label(spec, value) if label_column else (spec.media_type, spec.label, None)
+                yield SampleRef(spec.name, media_type, label, sample_id, spec.weight, data=data or b"", problem=problem or bad)
                 row += 1
 
 
@@ -152,13 +156,22 @@ def _huggingface_refs(spec) -> Iterator[SampleRef]:
     kind = type(features[column]) if features else None
     if kind in _media_features():
         ds = ds.cast_column(column, kind(decode=False))  # the original bytes, decoded by us
-    ds = ds.select_columns([column])
+    label_column = src.get("label_column")
+    if label_column and features and label_column not in features:
+        raise BenchError(f"label_column {label_column!r} not in dataset {spec.name}; columns: {', '.join(features)}")
+    names = getattr(features.get(label_column), "names", None) if label_column and features else None  # a ClassLabel's names
+    ds = ds.select_columns([column] + ([label_column] if label_column else []))
     path = src.get("path")
     base = path if path and Path(path).is_dir() else None  # a cell's `path` resolves against the local dataset's folder
     allow = bool(src.get("allow_external_paths", False))
     for row, item in enumerate(ds):
         data, problem = read_cell(item[column], base, allow)
-        yield SampleRef(spec.name, spec.media_type, spec.label, f"{split}#{row}", spec.weight, data=data or b"", problem=problem)
+        if label_column:
+            value = item[label_column]
+            media_type, label, bad = sample_label(spec, names[value] if names and isinstance(value, int) and 0 <= value < len(names) else value)
+        else:
+            media_type, label, bad = spec.media_type, spec.label, None
+        yield SampleRef(spec.name, media_type, label, f"{split}#{row}", spec.weight, data=data or b"", problem=problem or bad)
 
 
 def _open_hf(src: dict, split: str):
@@ -228,8 +241,8 @@ SOURCES: dict[str, Callable[[Any], Opened]] = {"folder": open_folder, "parquet":
 # public registry format.
 SOURCE_KEYS: dict[str, dict[str, str]] = {
     "folder": {"type": "str", "path": "str", "extensions": "str_list"},
-    "parquet": {"type": "str", "path": "str", "column": "str", "id_column": "str", "allow_external_paths": "bool"},
-    "huggingface": {"type": "str", "id": "str", "path": "str", "split": "str", "config": "str", "column": "str", "allow_external_paths": "bool"},
+    "parquet": {"type": "str", "path": "str", "column": "str", "id_column": "str", "allow_external_paths": "bool", "label_column": "str", "labels": "mapping"},
+    "huggingface": {"type": "str", "id": "str", "path": "str", "split": "str", "config": "str", "column": "str", "allow_external_paths": "bool", "label_column": "str", "labels": "mapping"},
     "hub": {
         "type": "str", "repo": "str", "cache_dir": "str", "source_format": "str_or_list", "include_paths": "str_or_list",
         "exclude_paths": "str_or_list", "data_columns": "str_or_list", "media_per_archive": "int", "archives_per_dataset": "int",
@@ -237,3 +250,20 @@ SOURCE_KEYS: dict[str, dict[str, str]] = {
     },
 }
 REQUIRED_SOURCE_KEYS: dict[str, tuple[str, ...]] = {"folder": ("path",), "parquet": ("path",), "hub": ("repo",)}
+
+
+DEFAULT_LABELS = {"real": "real", "synthetic": "synthetic", "semisynthetic": "semisynthetic", 0: "real", 1: "synthetic", 2: "semisynthetic", False: "real", True: "synthetic"}
+
+
+def sample_label(spec, value) -> tuple[str, int, str | None]:
+    """``(media_type, label, problem)`` of a row from its ``label_column`` value: through the
+    source's ``labels`` mapping (value -> real | synthetic | semisynthetic), else the default
+    (0/1/2, false/true, or the class names). An unmapped value is a data error of that row."""
+    from bench.data.registry import LABELS
+
+    mapping = {**DEFAULT_LABELS, **(spec.source.get("labels") or {})}
+    media_type = mapping.get(value, mapping.get(str(value)))
+    if media_type not in LABELS:
+        known = ", ".join(sorted(map(str, spec.source.get("labels") or {}))) or "0/1/2, false/true, real/synthetic/semisynthetic"
+        return "unlabelled", -1, f"label {value!r} in column {spec.source.get('label_column')!r} maps to no class (known: {known}); add it to `source.labels`"
+    return media_type, LABELS[media_type], None
