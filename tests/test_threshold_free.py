@@ -13,20 +13,14 @@ from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_s
 from bench.metrics import (
     METRIC_KEYS,
     Scored,
-    average_precision,
-    best_threshold,
     bootstrap_ci,
     compute,
-    ece,
-    equal_error_rate,
     group_metrics,
     robustness_summary,
-    roc_auc,
     summarise,
-    tnr,
-    tpr,
 )
 from bench.report import metric_tables
+from bench.scores import average_precision, best_threshold, ece, equal_error_rate, roc_auc, tnr, tpr
 
 
 def _case(seed: int, n: int = 300, weighted: bool = False, ties: bool = True):
