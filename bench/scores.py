@@ -58,7 +58,7 @@ def tpr(labels, pred_binary, weights=None) -> float | None:
 
 
 @dataclass(frozen=True)
-class _Curve:
+class Curve:
     """The samples grouped by distinct ``p_ai`` (descending): ``pos[k]`` and ``neg[k]`` are the
     weights of the AI and real samples scoring exactly ``thresholds[k]``. Cutting at
     ``thresholds[k]`` (AI iff ``p_ai >= thresholds[k]``) gives TP = ``cumsum(pos)[k]`` and
@@ -69,7 +69,7 @@ class _Curve:
     neg: np.ndarray
 
     @classmethod
-    def build(cls, y: np.ndarray, p: np.ndarray, w: np.ndarray) -> _Curve:
+    def build(cls, y: np.ndarray, p: np.ndarray, w: np.ndarray) -> Curve:
         keep = w > 0
         y, p, w = y[keep], p[keep], w[keep]
         if not p.size:
@@ -82,6 +82,15 @@ class _Curve:
     @property
     def defined(self) -> bool:
         return bool(self.pos.sum() > 0 and self.neg.sum() > 0)
+
+    def points(self) -> dict[str, np.ndarray] | None:
+        """The ROC points (from (0, 0)) and the precision-recall points, one per distinct score
+        from the highest down, and the share of AI; None when a class is absent."""
+        if not self.defined:
+            return None
+        tp, fp = np.cumsum(self.pos), np.cumsum(self.neg)
+        tpr, fpr = tp / tp[-1], fp / fp[-1]
+        return {"fpr": np.r_[0.0, fpr], "tpr": np.r_[0.0, tpr], "recall": tpr, "precision": tp / (tp + fp), "prevalence": np.array(tp[-1] / (tp[-1] + fp[-1]))}
 
 
 def _starts(sorted_p: np.ndarray) -> np.ndarray:
@@ -103,10 +112,10 @@ def roc_auc(labels, p_ai, weights=None) -> float | None:
     pairs drawn with probability proportional to ``w_i * w_j``:
     ``sum_{i AI, j real} w_i w_j [1(p_i > p_j) + 1(p_i = p_j) / 2] / (W_AI * W_real)`` (equal to
     the trapezoidal area under the ROC curve). ``None`` when a class is absent."""
-    return _roc_auc(_Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
+    return _roc_auc(Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
 
 
-def _roc_auc(c: _Curve) -> float | None:
+def _roc_auc(c: Curve) -> float | None:
     return float(_auc_grouped(c.pos, c.neg)) if c.defined else None
 
 
@@ -116,10 +125,10 @@ def average_precision(labels, p_ai, weights=None) -> float | None:
     with ``P_n = TP_n / (TP_n + FP_n)`` and ``R_n = TP_n / W_AI`` for the rule AI iff
     ``p_ai >= t_n`` (``R_0 = 0``). ``None`` when a class is absent (with AI samples only it is
     trivially 1)."""
-    return _average_precision(_Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
+    return _average_precision(Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
 
 
-def _average_precision(c: _Curve) -> float | None:
+def _average_precision(c: Curve) -> float | None:
     if not c.defined:
         return None
     tp, fp = np.cumsum(c.pos), np.cumsum(c.neg)
@@ -136,10 +145,10 @@ def equal_error_rate(labels, p_ai, weights=None) -> tuple[float | None, float | 
     ``p_ai`` make that segment diagonal: a tie counts half, as in the AUC).
     ``eer_threshold`` is ``t`` of the bracketing point with the smaller ``|d|`` (ties: point
     ``k``, the lower cut), always an observed ``p_ai``. ``None`` when a class is absent."""
-    return _equal_error_rate(_Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
+    return _equal_error_rate(Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
 
 
-def _equal_error_rate(c: _Curve) -> tuple[float | None, float | None]:
+def _equal_error_rate(c: Curve) -> tuple[float | None, float | None]:
     if not c.defined:
         return None, None
     fpr = np.r_[0.0, np.cumsum(c.neg) / c.neg.sum()]
@@ -170,10 +179,10 @@ def best_threshold(labels, p_ai, weights=None) -> tuple[float | None, float | No
     float above the largest ``p_ai``); ``accuracy(t) = (TP(t) + TN(t)) / W``. Ties (within
     1e-12): the highest observed ``p_ai``; the everything-real cut only when it is better than
     every observed one. ``None`` when a class is absent."""
-    return _best_threshold(_Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
+    return _best_threshold(Curve.build(*_inputs(labels, p_ai, weights, "p_ai")))
 
 
-def _best_threshold(c: _Curve) -> tuple[float | None, float | None]:
+def _best_threshold(c: Curve) -> tuple[float | None, float | None]:
     if not c.defined:
         return None, None
     neg, total = c.neg.sum(), c.pos.sum() + c.neg.sum()
@@ -191,6 +200,13 @@ def best_threshold_accuracy(labels, p_ai, weights=None) -> float | None:
 ECE_BINS = 15
 
 
+def calibration_bins(p: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
+    """The bin of each ``p_ai`` among ``bins`` equal-width bins of [0, 1] (edges
+    ``linspace(0, 1, bins + 1)``, the last bin closed; values outside go to the end bins)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
+
+
 def ece(labels, p_ai, weights=None, bins: int = ECE_BINS) -> float | None:
     """Expected calibration error of ``p_ai`` for the binary event "AI":
     ``ECE = sum_b (W_b / W) |mean_b(y) - mean_b(p_ai)| = sum_b |sum_{i in b} w_i (y_i - p_i)| / W``
@@ -201,16 +217,14 @@ def ece(labels, p_ai, weights=None, bins: int = ECE_BINS) -> float | None:
     y, p, w = _inputs(labels, p_ai, weights, "p_ai")
     if not y.size:
         return None
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    b = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
-    gap = np.bincount(b, weights=w * (y - p), minlength=bins)
+    gap = np.bincount(calibration_bins(p, bins), weights=w * (y - p), minlength=bins)
     return float(np.abs(gap).sum() / w.sum())
 
 
 
 def score_metrics(labels, p_ai, weights) -> dict:
     """Every threshold-free score of one group, from one sorted curve."""
-    curve = _Curve.build((np.asarray(labels) != 0).astype(float), np.asarray(p_ai, dtype=float), np.asarray(weights, dtype=float))
+    curve = Curve.build((np.asarray(labels) != 0).astype(float), np.asarray(p_ai, dtype=float), np.asarray(weights, dtype=float))
     out = {"roc_auc": _roc_auc(curve), "average_precision": _average_precision(curve)}
     out["eer"], out["eer_threshold"] = _equal_error_rate(curve)
     out["best_threshold_accuracy"], out["best_threshold"] = _best_threshold(curve)

@@ -11,30 +11,23 @@ import re
 
 import numpy as np
 
-RELIABILITY_BINS = 15
+from bench.scores import ECE_BINS, Curve, calibration_bins
+
+RELIABILITY_BINS = ECE_BINS
 COLOURS = ("#1f5fa8", "#d9622b", "#2f8f4e", "#8a4fb8", "#b8860b", "#5f6b7a")
 LINES = ("-", "--", "-.", ":")
 
 
 def curve_points(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray] | None:
-    """Weighted ROC and precision-recall points, one per distinct score from the highest down
-    (positive: ``y == 1``); None when a class is absent."""
-    if p.size == 0:
-        return None
-    order = np.argsort(-p, kind="stable")
-    p, y, w = p[order], y[order], w[order]
-    last = np.r_[np.flatnonzero(np.diff(p) != 0), p.size - 1]  # the last sample of each distinct score
-    tp, fp = np.cumsum(w * y)[last], np.cumsum(w * (1 - y))[last]
-    if tp.size == 0 or tp[-1] <= 0 or fp[-1] <= 0:
-        return None
-    tpr, fpr = tp / tp[-1], fp / fp[-1]
-    return {"fpr": np.r_[0.0, fpr], "tpr": np.r_[0.0, tpr], "recall": tpr, "precision": tp / (tp + fp), "prevalence": np.array(tp[-1] / (tp[-1] + fp[-1]))}
+    """Weighted ROC and precision-recall points (bench.scores.Curve, the curve the metrics are
+    computed from); None when a class is absent."""
+    return Curve.build(np.asarray(y, dtype=float), np.asarray(p, dtype=float), np.asarray(w, dtype=float)).points()
 
 
 def reliability_bins(y: np.ndarray, p: np.ndarray, w: np.ndarray, bins: int = RELIABILITY_BINS) -> dict[str, np.ndarray]:
     """Per equal-width bin of ``p`` over [0, 1]: total weight, mean ``p`` and the weighted
     fraction of positives (NaN in an empty bin)."""
-    idx = np.clip((p * bins).astype(int), 0, bins - 1)
+    idx = calibration_bins(p, bins)  # the bins of the reported ECE
     weight = np.bincount(idx, w, bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_p = np.bincount(idx, w * p, bins) / weight
