@@ -148,11 +148,12 @@ def run_folders(results_dir: str, output: str | None, model_paths: list[str], mo
     ``--overwrite``); without ``output``, new ``results_dir/<model>-<modality>-<time>``."""
     stems = [Path(p).stem for p in model_paths]
     if output:
-        folders = [Path(output)] if len(model_paths) == 1 else [Path(output) / stem for stem in stems]
-        for folder, n in zip(folders, range(len(folders))):
-            if folders.index(folder) != n:  # two models with one name: the second gets a suffix
-                folders[n] = new_folder(Path(output), folder.name)
-            folders[n].mkdir(parents=True, exist_ok=True)
+        if len(model_paths) == 1:
+            folders = [Path(output)]
+        else:  # a second model of the same name gets the next free suffix
+            folders = [Path(output) / stem if stems.index(stem) == i else new_folder(Path(output), stem) for i, stem in enumerate(stems)]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
         return [_cleared(f) for f in folders]
     when = stamp()
     return [new_folder(Path(results_dir), f"{stem}-{modality}-{when}") for stem in stems]

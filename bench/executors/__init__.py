@@ -71,9 +71,9 @@ def infer(runtime, buffer: np.ndarray, ok: list[bool], pad: bool = False) -> Inf
 
     from bench.runtimes.errors import runtime_message
 
-    batch, rows = feed(buffer, ok, pad)
-    if len(rows) == 0 or not any(ok):
+    if not any(ok):  # nothing decoded: nothing to run
         return Inference(None, None)
+    batch, rows = feed(buffer, ok, pad)
     start = time.perf_counter()
     try:
         logits = np.asarray(runtime.run(batch))
