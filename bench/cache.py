@@ -1,7 +1,7 @@
 """A cache of preprocessed samples: the pixels after decode and geometry (before augmentation),
 so a second run, another checkpoint of the same size or another batch size skips decoding.
 
-One file per sample, read back as a memory-mapped ``uint8`` array. The key covers the source's
+One file per sample, read back as a memory-mapped ``uint8`` array (``float32`` for audio). The key covers the source's
 identity (path, inode, size, modification and change times; or a hash of the bytes for parquet
 and Hugging Face rows) and everything that shapes the pixels (H, W, geometry, interpolation, frame
 rule and T, the decoder version). Each file carries its key and a CRC32 of its header and pixels;
@@ -16,7 +16,7 @@ ledger, tolerating files that vanish under it. A folder that cannot hold a cache
 not creatable) disables the cache with one notice: the run goes on, decoding every sample.
 
 File layout: ``MAGIC``, a little-endian ``uint32`` header length and ``uint32`` CRC32 of the
-header then the pixels, the JSON header ``{key, shape, frames}``, zero padding to 64 bytes, then
+header then the pixels, the JSON header ``{key, shape, frames}`` (and ``dtype: float32`` for a waveform), zero padding to 64 bytes, then
 the raw pixels.
 """
 
@@ -90,8 +90,25 @@ class CacheStats:
         with self.lock:
             setattr(self, what, getattr(self, what) + 1)
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+
+    def counts(self) -> dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses, "rebuilt": self.rebuilt, "evicted": self.evicted}
+
+    def absorb(self, counts: dict[str, int], disabled: str | None = None) -> None:
+        """Add counts made elsewhere (another process's use of the same cache: a Ray decode task)."""
+        with self.lock:
+            for what, n in counts.items():
+                setattr(self, what, getattr(self, what) + n)
+            self.disabled = self.disabled or disabled
+
     def to_json(self) -> dict:
-        counts = {"hits": self.hits, "misses": self.misses, "rebuilt": self.rebuilt, "evicted": self.evicted}
+        counts = self.counts()
         return counts if self.disabled is None else counts | {"enabled": False, "disabled": self.disabled}
 
 
@@ -108,6 +125,22 @@ class SampleCache:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._locked(lambda: 0, rescan=True)  # what earlier runs left; trimmed to a smaller cap than theirs
+        except OSError as exc:
+            self._disable(exc)
+
+    def __getstate__(self) -> dict:
+        """Sent to another process (a Ray decode task): the same folder and params, with its own
+        lock and counters there (returned to the driver with ``absorb``)."""
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["stats"] = CacheStats(disabled=self.stats.disabled)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        try:  # another node: its own cache in the same place (the cache is per node)
+            self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             self._disable(exc)
 
@@ -150,8 +183,9 @@ class SampleCache:
     def put(self, key: str, pixels: np.ndarray, frames: list[int] | None = None) -> None:
         if self.disabled:
             return
-        pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-        header = json.dumps({"key": key, "shape": list(pixels.shape), "frames": frames}).encode()
+        pixels = np.ascontiguousarray(pixels, dtype=np.float32 if pixels.dtype == np.float32 else np.uint8)
+        entry = {"key": key, "shape": list(pixels.shape), "frames": frames} | ({"dtype": "float32"} if pixels.dtype == np.float32 else {})
+        header = json.dumps(entry).encode()
         head = MAGIC + PREFIX.pack(len(header), zlib.crc32(pixels, zlib.crc32(header))) + header
         offset = _data_offset(len(header))
         path = self._path(key)
@@ -255,10 +289,13 @@ def _read_entry(f: BinaryIO, key: str) -> tuple[np.ndarray, list[int] | None]:
         raise ValueError("bad shape")
     if frames is not None and not (isinstance(frames, list) and all(type(i) is int and i >= 0 for i in frames)):
         raise ValueError("bad frames")
+    if header.get("dtype", "uint8") not in ("uint8", "float32"):
+        raise ValueError("bad dtype")
+    dtype = np.dtype(header.get("dtype", "uint8"))  # uint8 pixels; float32 waveforms (audio)
     offset = _data_offset(n)
-    if st.st_size != offset + math.prod(shape):
+    if st.st_size != offset + math.prod(shape) * dtype.itemsize:
         raise ValueError("length does not match the shape")
-    pixels = np.memmap(f, dtype=np.uint8, mode="r", offset=offset, shape=tuple(shape))
+    pixels = np.memmap(f, dtype=dtype, mode="r", offset=offset, shape=tuple(shape))
     if zlib.crc32(pixels, zlib.crc32(raw)) != crc:
         raise ValueError("checksum mismatch")
     return pixels, frames

@@ -35,6 +35,8 @@ Interpolation = Literal["nearest", "linear", "area", "cubic", "lanczos"]
 FrameRuleName = Literal["first", "fps", "uniform"]
 AugmentLevel = Literal[0, 1, 2, 3]
 BatchOrder = Literal["source", "shuffle"]
+AudioCrop = Literal["center", "random"]
+Engine = Literal["local", "ray"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_REGISTRY = PROJECT_ROOT / "configs" / "datasets"
@@ -81,6 +83,8 @@ class PreprocessingConfig:
     frames: int = opt(16, "video: frames per clip when the model's frames axis is dynamic (cap 64)", check="positive", metavar="T")
     frame_rule: FrameRuleName = opt("first", "video: which frames to take: the first T, every round(fps / target_fps)-th, or spread over the clip")
     target_fps: float | None = opt(None, "video: frame rate for --frame-rule fps", check="positive", low=0.001, high=1000, metavar="F")
+    sample_rate: int = opt(16000, "audio: decode to this rate in Hz (a submission's sample_rate wins unless this is given; the leaderboard uses 16000)", check="positive", low=1000, high=384000, metavar="HZ")
+    audio_crop: AudioCrop = opt("center", "audio: window of a longer clip: the centre (the leaderboard's) or a random one seeded per sample")
     robustness: bool = opt(False, "also score every sample after the redistribution chain; report robust and blended scores")
     robust_weight: float = opt(0.2, "blended = (1 - w) * base + w * robust", check="fraction", cli=False)
 
@@ -95,6 +99,11 @@ class RuntimeConfig:
     pad_batches: bool = opt(False, "pad each dataset's short last batch to the full batch size (for runtimes that need one shape); recorded; the leaderboard runs it at its true size")
     batch_trials: int = opt(0, "re-score under K seeded groupings of the leaderboard's kind and report the range of each metric (inference only is repeated)", check="non_negative", high=1000, metavar="K")
     prefetch: int = opt(2, "batches prepared ahead of the model", check="non_negative", high=64, cli=False)
+    engine: Engine = opt("local", "where batches are prepared and scored: local threads, or Ray Data on this machine's GPUs or a cluster (`pip install -e .[ray]`)")
+    ray_address: str | None = opt(None, "Ray: the cluster to join (auto: the one `ray start --head` started here; HOST:PORT); default: start Ray on this machine", metavar="ADDR")
+    gpus_per_worker: float | None = opt(None, "Ray: GPUs per inference actor (default: 1 when the cluster has GPUs, else 0)", check="non_negative", high=64, metavar="N")
+    inference_workers: int = opt(0, "Ray: inference actors, one runtime each (0: one per GPU, or 1 without GPUs)", check="non_negative", high=MAX_THREADS, metavar="N")
+    cpus_per_decoder: float = opt(1.0, "Ray: CPUs per decode task (its preprocessing threads)", check="positive", high=MAX_THREADS, metavar="N")
 
 
 @dataclass(frozen=True)

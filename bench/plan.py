@@ -40,6 +40,7 @@ class Batch:
     outcomes: list = field(default_factory=list)  # bench.preprocess.Outcome per sample
     buffers: list[np.ndarray] | None = None
     wait_s: float = 0.0  # how long the scoring loop waited for this batch's data
+    worker: str = "local"  # what scored it: the local engine, or a Ray actor (node and process)
 
     @property
     def size(self) -> int:

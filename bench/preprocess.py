@@ -62,8 +62,8 @@ class Views:
             rules = sorted({str(v.decode_key()) for v in views})
             raise BenchError(f"these models need different decoding ({'; '.join(rules)}); score them in separate runs and `bench compare` the results")
         self.views = views
-        sizes = [v.min_size for v in views]
-        self.min_size = (max(s[0] for s in sizes), max(s[1] for s in sizes))  # one decode serves every view
+        sizes = [v.min_size for v in views if v.min_size is not None]  # None: a view without a picture (audio)
+        self.min_size = (max(s[0] for s in sizes), max(s[1] for s in sizes)) if sizes else None  # one decode serves every view
 
     def __len__(self) -> int:
         return len(self.views)
@@ -73,6 +73,10 @@ class Views:
 
     def shapes(self, batch: int) -> list[tuple[int, ...]]:
         return [v.batch_shape(batch) for v in self.views]
+
+    def dtypes(self) -> list[np.dtype]:
+        """Each view's batch buffer dtype (``View.dtype``: uint8 pixels, float32 waveforms)."""
+        return [np.dtype(v.dtype) for v in self.views]
 
     def fitted(self, ref) -> tuple[list[np.ndarray | None], list[int] | None, list[tuple[str, str] | None]]:
         """Every view's media after geometry, the frames used, and each view's own failure: from

@@ -27,6 +27,7 @@ SCHEMA = pa.schema(
         ("source", pa.string()),
         ("frames", pa.list_(pa.int64())),
         ("pass", pa.string()),
+        ("worker", pa.string()),
     ]
 )
 KEPT = ["dataset", "media_type", "sample_id", "label", "p_ai", "pred", "pred_binary", "status", "error", "error_stage", "weight", "pass"]
@@ -85,6 +86,7 @@ def batch_records(batch, inference, seed_for, pass_name: str = "base", view: int
             "source": escape_name(ref.path) if ref.path is not None else None,
             "frames": outcome.frames,
             "pass": pass_name,
+            "worker": batch.worker,
         }
         failed = outcome.error_for(view)
         if failed is not None:

@@ -54,6 +54,7 @@ class Scored:
     trackers: list[Throughput]
     wall: float
     inputs: TrialInputs | None
+    engine: dict  # the executor's description: engine, cluster resources, per-actor throughput
 
 
 def run_all(cfg: RunConfig, started: float | None = None, resume: list[Path] | None = None) -> list[ModelResult]:
@@ -62,6 +63,7 @@ def run_all(cfg: RunConfig, started: float | None = None, resume: list[Path] | N
     ``started``: when the "from start" throughput counts from (default: process start);
     ``resume``: the folders of a killed run of this config, whose finished batches are kept."""
     check_paths(cfg, resuming=resume is not None)
+    executor = make_executor(cfg)  # a Ray cluster that cannot be reached fails here, before any work
     runtimes = load_models(cfg)
     modality = modalities.get(runtimes[0].spec.modality)
     data = open_datasets(cfg, modality.name)
@@ -72,14 +74,14 @@ def run_all(cfg: RunConfig, started: float | None = None, resume: list[Path] | N
     for folder in folders:
         write_run_file(folder, flat_values(cfg), list(cfg.overridden), folders, "running")
     try:
-        return _scored_results(cfg, runtimes, views, jobs, base, probes, data, folders, started, resume is not None)
+        return _scored_results(cfg, executor, runtimes, views, jobs, base, probes, data, folders, started, resume is not None)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the finished batches are in the journal
         exc.run_folder = folders[0]
         raise
 
 
-def _scored_results(cfg, runtimes, views, jobs, base, probes, data, folders, started, resume) -> list[ModelResult]:
-    scored = score(cfg, data, views, jobs, folders, started or process_start(), resume)
+def _scored_results(cfg, executor, runtimes, views, jobs, base, probes, data, folders, started, resume) -> list[ModelResult]:
+    scored = score(cfg, executor, data, views, jobs, folders, started or process_start(), resume)
     try:
         results = []
         for m, runtime in enumerate(runtimes):
@@ -101,13 +103,12 @@ def _scored_results(cfg, runtimes, views, jobs, base, probes, data, folders, sta
     return results
 
 
-def score(cfg: RunConfig, data: Datasets, views: Views, jobs: list[Job], folders: list[Path], started: float, resume: bool) -> Scored:
+def score(cfg: RunConfig, executor, data: Datasets, views: Views, jobs: list[Job], folders: list[Path], started: float, resume: bool) -> Scored:
     """The scoring loop: planned batches (less those a resumed run finished) through the
     executor; records committed batch by batch into each model's journal, in batch order."""
     trackers = [Throughput(cfg.runtime.batch_size, workers=cfg.resolved_workers(), models=len(folders), warmup=cfg.runtime.warmup, started=started) for _ in jobs]
     writers, done = open_writers(folders, resume)
     inputs = TrialInputs(len(views)) if cfg.runtime.batch_trials else None
-    executor = executors.get("local", workers=cfg.resolved_workers(), prefetch=cfg.runtime.prefetch, batch_size=cfg.runtime.batch_size, pad=cfg.runtime.pad_batches)
     planned = skip_done(plan_batches(data.streams, cfg.runtime.batch_size, cfg.data.batch_order, cfg.preprocessing.seed), done)
     bar = _progress(data.total, cfg.output.progress)
     bar.update(sum(len(ids) for ids in done.values()))
@@ -138,7 +139,17 @@ def score(cfg: RunConfig, data: Datasets, views: Views, jobs: list[Job], folders
         writer.close()
     for tracker in trackers:
         tracker.finished = finished
-    return Scored([w.table() for w in writers], trackers, wall, inputs)
+    return Scored([w.table() for w in writers], trackers, wall, inputs, executor.describe())
+
+
+def make_executor(cfg: RunConfig):
+    """The run's engine (``--engine``): local threads, or Ray Data (joined or started here)."""
+    r = cfg.runtime
+    if r.engine == "ray":
+        return executors.get("ray", batch_size=r.batch_size, pad=r.pad_batches, address=r.ray_address, gpus_per_worker=r.gpus_per_worker,
+                             inference_workers=r.inference_workers, cpus_per_decoder=r.cpus_per_decoder, provider=r.provider, threads=r.threads,
+                             keep_buffers=r.batch_trials > 0)
+    return executors.get("local", workers=cfg.resolved_workers(), prefetch=r.prefetch, batch_size=r.batch_size, pad=r.pad_batches)
 
 
 def load_models(cfg: RunConfig) -> list[Runtime]:
@@ -226,7 +237,7 @@ def _finish(scored: Scored, jobs: list[Job], model: int) -> dict:
     mine = next(t for t, j in zip(scored.trackers, jobs) if j.model == model and j.pass_name == "base")
     mine.wall_s = scored.wall
     mine.others_inference_s = sum(sum(t.inference_s) for t, j in zip(scored.trackers, jobs) if j.model != model)
-    return mine.to_json()
+    return mine.to_json() | {"engine": scored.engine}
 
 
 def summarise_model(cfg: RunConfig, runtime: Runtime, view, specs: list[DatasetSpec], table, folder: Path, probed: dict, throughput: dict) -> ModelResult:

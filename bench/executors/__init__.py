@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 REGISTRY: dict[str, str] = {
     "local": "bench.executors.local:LocalExecutor",
+    "ray": "bench.executors.ray:RayExecutor",
 }
 
 
@@ -46,6 +47,7 @@ class Inference:
 
 class Executor(Protocol):
     def run(self, batches: Iterable[Planned], views: Views, jobs: list[Job]) -> Iterator[tuple[Batch, list[Inference]]]: ...
+    def describe(self) -> dict: ...  # written into results.json: the engine and what ran where
 
 
 def get(name: str, **options) -> Executor:

@@ -32,7 +32,7 @@ class Prepared:
     slots)`` in ``workers`` threads, one buffer per entry of ``shapes``. Use as a context
     manager (or call ``close``) so threads stop if the consumer does."""
 
-    def __init__(self, batches: Iterable[Planned], prepare, shapes: list[tuple[int, ...]], workers: int = 2, prefetch: int = 2):
+    def __init__(self, batches: Iterable[Planned], prepare, shapes: list[tuple[int, ...]], workers: int = 2, prefetch: int = 2, dtypes: list | None = None):
         if len({shape[0] for shape in shapes}) != 1:
             raise ValueError(f"Expected one batch size for every view, but got shapes {shapes}")
         self.batches = batches
@@ -42,7 +42,7 @@ class Prepared:
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bench-prep")
         self._free: queue.Queue[list[np.ndarray]] = queue.Queue()
         for _ in range(self.prefetch + 2):
-            self._free.put([np.zeros(shape, dtype=np.uint8) for shape in shapes])
+            self._free.put([np.zeros(shape, dtype=dtype) for shape, dtype in zip(shapes, dtypes or [np.uint8] * len(shapes))])
         self._ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
         self._stop = threading.Event()
         self._producer = threading.Thread(target=self._produce, name="bench-batcher", daemon=True)
@@ -127,7 +127,10 @@ class LocalExecutor:
         self.batch_size = batch_size
         self.pad = pad
 
+    def describe(self) -> dict:
+        return {"engine": "local", "workers": self.workers}
+
     def run(self, batches: Iterable[Planned], views, jobs: list[Job]) -> Iterator[tuple[Batch, list[Inference]]]:
-        with Prepared(batches, views, views.shapes(self.batch_size), self.workers, self.prefetch) as prepared:
+        with Prepared(batches, views, views.shapes(self.batch_size), self.workers, self.prefetch, views.dtypes()) as prepared:
             for batch in prepared:
                 yield batch, [infer(job.runtime, batch.buffers[job.view], [o.error_for(job.view) is None for o in batch.outcomes], self.pad) for job in jobs]

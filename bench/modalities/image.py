@@ -37,6 +37,7 @@ class ImageView:
     fast_decode: bool = False  # JPEG decoded at reduced DCT scale, never below H x W (opt-in)
     cache: object = None  # bench.cache.SampleCache
     max_pixels: int = PreprocessingConfig.max_pixels  # larger images (read from the header) are data errors
+    dtype = np.uint8  # of the batch buffer (class attribute: not a field)
 
     @property
     def min_size(self) -> tuple[int, int]:

@@ -74,6 +74,7 @@ def throughput_table(tp: dict, environment: dict) -> str:
         ["provider", environment["provider"]],
         ["device", environment["device"]],
         ["batch size", tp["batch_size"]],
+        ["engine", _engine_cell(tp.get("engine"))],
         ["workers", tp.get("workers")],
         ["cache hits / misses", _cache_cell(tp.get("cache"))],
         ["samples", tp["samples"]],
@@ -89,7 +90,16 @@ def throughput_table(tp: dict, environment: dict) -> str:
         ["waiting for data ms", st["data_wait"]],
         ["inference ms", st["inference"]],
     ]
+    rows += [[f"actor {name} samples/s (batches, provider)", f"{fmt(a['samples_per_s'], 1)} ({a['batches']}, {a['provider']})"] for name, a in (tp.get("engine") or {}).get("actors", {}).items()]
     return table(["throughput", "value"], rows)
+
+
+def _engine_cell(engine: dict | None) -> str:
+    if not engine or engine.get("engine") != "ray":
+        return "local"
+    res = engine["resources"]
+    return (f"ray ({engine['address']}: {engine['nodes']} node(s), {res.get('CPU', 0):g} CPU, {res.get('GPU', 0):g} GPU; "
+            f"{engine['inference_workers']} inference actor(s), {engine['gpus_per_worker']:g} GPU each)")
 
 
 def _cache_cell(cache: dict | None) -> str:
