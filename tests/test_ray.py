@@ -170,8 +170,8 @@ def test_an_unreachable_cluster_fails_in_one_line_before_any_work(tmp_path):
 
 
 def test_a_malformed_address_is_named(tmp_path, capsys):
-    from bench.executors.ray import _reachable
     from bench.errors import BenchError
+    from bench.executors.ray import _reachable
 
     with pytest.raises(BenchError, match="not HOST:PORT"):
         _reachable("somewhere")
@@ -193,3 +193,15 @@ def test_without_ray_the_extra_to_install_is_named(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(BenchError, match=r"pip install -e '\.\[ray\]'"):
         import_ray()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--gpus-per-worker", "1"], "--gpus-per-worker 1 but the Ray cluster has 0 GPU"),
+    (["--provider", "cuda"], "--provider cuda with --engine ray needs GPUs"),
+])
+def test_gpus_the_cluster_lacks_are_refused_before_any_work(tmp_path, capsys, flags, message):
+    model = models.save(models.channel_means(32, 32), tmp_path / "m.onnx")
+    cfg = make_project(tmp_path, DATA, model)
+    assert main(["run", str(cfg), "--engine", "ray", *flags, "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and not (tmp_path / "o").exists()

@@ -17,6 +17,7 @@ node (a shared path or a URL); the sample cache is per node.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import socket
@@ -149,6 +150,7 @@ class RayExecutor:
         context.execution_options.preserve_order = True  # batch order: records as a local run writes them
         context.enable_progress_bars = False
         context.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # the run's own progress bar and tables say how it goes
         models = _models(jobs)
         rows = [{"index": index, "refs": pickle.dumps(p.refs)} for index, p in planned.items()]
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
@@ -159,7 +161,7 @@ class RayExecutor:
             warnings.simplefilter("ignore", DeprecationWarning)
             dataset = dataset.map(_prepare, fn_args=(views, self.batch_size, threads), num_cpus=self.cpus_per_decoder, max_retries=RETRIES)
             dataset = dataset.map(_Infer, fn_constructor_args=(models, job_pairs, provider, self.threads, self.pad, self.keep_buffers, len(views)),
-                                  concurrency=self.inference_workers, num_gpus=self.gpus_per_worker or None, num_cpus=0 if self.gpus_per_worker else 1,
+                                  compute=ray.data.ActorPoolStrategy(size=self.inference_workers), num_gpus=self.gpus_per_worker or None, num_cpus=0 if self.gpus_per_worker else 1,
                                   max_restarts=RETRIES, max_task_retries=RETRIES)
         waited = time.perf_counter()
         try:
