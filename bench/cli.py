@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from bench import __version__
+from bench import __version__, modalities
 from bench.errors import BenchError
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="check a model against the contract (exit 1 when a rule fails)")
     check.add_argument("model", help="an .onnx file, an upload .zip, or a submission folder or zip")
-    check.add_argument("--modality", choices=["image", "video"], help="what the model must take (default: from the input's rank)")
+    check.add_argument("--modality", choices=modalities.names(), help="what the model must take (default: from the input's rank)")
     check.add_argument("--batch-size", type=int, default=16, help="batch size of the latency estimate (default 16)")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     check.add_argument("--timeout", type=float, default=60.0, help="seconds a submission may take to load, or to answer one probe batch (default 60)")
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pkg = sub.add_parser("package", help="check a model, then write image_detector.zip / video_detector.zip")
     pkg.add_argument("model", help="the .onnx file, or a submission folder (model_config.yaml, model.py, *.safetensors)")
-    pkg.add_argument("--modality", choices=["image", "video"], help="an .onnx model's modality (a submission's is in its model_config.yaml)")
+    pkg.add_argument("--modality", choices=modalities.names(), help="an .onnx model's modality (a submission's is in its model_config.yaml)")
     pkg.add_argument("--output", default=".", help="folder for the zip (default: the working directory)")
     pkg.set_defaults(func=_package)
 

@@ -24,7 +24,7 @@ from bench.metrics import Scored, bootstrap_ci, compute
 
 KEY = ["dataset", "sample_id"]
 HIGHER_IS_BETTER = {"accuracy": True, "mcc": True, "sn34": True, "brier": False}
-SAME_PREPROCESSING = ("geometry", "interpolation", "augmentation", "seed", "fast_decode", "frame_rule", "frames", "target_fps")
+SAME_PREPROCESSING = ("geometry", "interpolation", "augmentation", "seed", "fast_decode", "frame_rule", "frames", "target_fps", "sample_rate", "crop")
 
 
 @dataclass

@@ -140,6 +140,11 @@ def fixed_size_rule(shape: tuple, layout: Layout, layout_ok: bool = True) -> Fin
     if not layout_ok:
         return Finding("size", SKIP, "not judged: the layout rule failed")
     sizes = "x".join(str(d) for _, d in axes)
+    unusual = [(a, d) for a, d in axes if a.expected is not None and d != a.expected]
+    if unusual:
+        seen = ", ".join(f"{a.name} {d}" for a, d in unusual)
+        fed = ", ".join(f"{a.name} {a.expected}" for a, _ in unusual)
+        return Finding("size", WARN, f"{names} fixed at {sizes}; the leaderboard always feeds {fed}", f"export with {fed} to score there as here ({seen} is fed here)", sizes)
     return Finding("size", PASS, f"{names} fixed at {sizes}", value=sizes)
 
 

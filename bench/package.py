@@ -11,18 +11,17 @@ from bench.checks import CheckReport, check_model
 from bench.errors import BenchError
 from bench.results import atomic_write
 
-MODALITIES = ("image", "video")
-
 
 def package(model: str | Path, modality: str | None = None, output: str | Path = ".") -> tuple[Path, CheckReport]:
     """Write the upload archive into ``output``; refuse (``BenchError``) when the check fails.
     Returns the archive path and the check report."""
+    from bench import modalities
     from bench.submission import is_submission
 
     if is_submission(Path(model)):
         return package_submission(Path(model), output)
-    if modality not in MODALITIES:
-        raise BenchError(f"--modality must be image or video, got {modality!r}")
+    if modality not in modalities.names():
+        raise BenchError(f"--modality must be one of {', '.join(modalities.names())}, got {modality!r}")
     model = Path(model)
     if model.suffix.lower() != ".onnx":
         raise BenchError(f"package an .onnx file, got {model.name}; `bench run` and `bench check` take the zip directly")

@@ -248,7 +248,7 @@ def measure_pipeline(runtime: Runtime, batch: int, cfg: ProfileConfig, run_cfg, 
     executor = executors.get("local", workers=run_cfg.resolved_workers(), prefetch=run_cfg.runtime.prefetch, batch_size=batch)
     tracker = Throughput(batch)
     try:
-        warmup(runtime, views[0].batch_shape(batch), cfg.warmup)
+        warmup(runtime, views[0].batch_shape(batch), cfg.warmup, dtype=views[0].dtype)
     except BenchError as exc:
         return Row(batch, "oom" if is_oom(str(exc)) else "error", str(exc))
     with PeakMemory(_on_device(runtime)) as memory, closing(executor.run(plan_batches([stream], batch), views, jobs)) as batches:

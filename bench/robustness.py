@@ -101,3 +101,45 @@ def video_chain(frames: np.ndarray, fps: float | None = None) -> np.ndarray:
     if len(out) != t:
         raise DataError("robustness", f"H.264 round trip returned {len(out)} frames for {t}")
     return np.stack(out)
+
+
+# --------------------------------------------------------------------------- audio (ours)
+#
+# The leaderboard has no audio robustness pass; this one is the harness's own: what a voice clip
+# meets when it is shared, an MP3 upload at 64 kbit/s then a platform's Opus transcode at
+# 32 kbit/s, each a full encode and decode through FFmpeg (libmp3lame, libopus in Ogg).
+# Deterministic: no random parameters.
+
+AUDIO_CHAIN = (("mp3", "libmp3lame", 64_000), ("ogg", "libopus", 32_000))
+
+
+def codec_roundtrip(wave: np.ndarray, rate: int, container: str, codec: str, bit_rate: int) -> np.ndarray:
+    """``wave`` (mono float32 at ``rate``) encoded with ``codec`` in ``container`` and decoded
+    back at ``rate`` through the leaderboard's decode; the same length (the decoders drop the
+    encoder's delay from the stream's header; a short end is padded). An encoder that does not
+    take ``rate`` gets the wave at 48 kHz."""
+    import av
+
+    from bench.data.audio import decode_waveform, fit_length
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as out:
+        rates = av.codec.Codec(codec, "w").audio_rates
+        encode_rate = rate if not rates or rate in rates else 48000
+        stream = out.add_stream(codec, rate=encode_rate, layout="mono")
+        stream.bit_rate = bit_rate
+        ctx = stream.codec_context
+        resampler = av.AudioResampler(format=ctx.codec.audio_formats[0].name, layout="mono", rate=encode_rate, frame_size=ctx.frame_size or None)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave, dtype=np.float32)[None, :], format="flt", layout="mono")
+        frame.sample_rate, frame.pts = rate, 0
+        for chunk in resampler.resample(frame) + resampler.resample(None):
+            out.mux(stream.encode(chunk))
+        out.mux(stream.encode(None))
+    return fit_length(decode_waveform(buffer.getvalue(), rate), len(wave))
+
+
+def audio_chain(wave: np.ndarray, rate: int) -> np.ndarray:
+    """The audio redistribution chain: MP3 64 kbit/s, then Opus 32 kbit/s, round trips."""
+    for container, codec, bit_rate in AUDIO_CHAIN:
+        wave = codec_roundtrip(wave, rate, container, codec, bit_rate)
+    return wave

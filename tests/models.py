@@ -143,3 +143,30 @@ def batch_mean_shift(h: int = 16, w: int = 16, strength: float = 1.0) -> onnx.Mo
         numpy_helper.from_array(np.array([0.0, 0.01, 0.0], dtype=np.float32), "size_w"),
     ]
     return _model(nodes, list(base.graph.input), list(base.graph.output), inits)
+
+
+def audio_loudness(samples: int | str = 96000, width: int = 2, dtype=TensorProto.FLOAT, batch="batch") -> onnx.ModelProto:
+    """An audio probe ``(batch, samples)`` float32: ``m = mean |x|``; logits ``[-8 m + 1, 8 m - 1]``
+    (width 2) or ``[-8 m + 1, 8 m - 1, 0]`` (width 3): loud clips are called AI, quiet ones real."""
+    x = helper.make_tensor_value_info("audio", dtype, [batch, samples])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, width])
+    w = np.array([[-8.0, 8.0, 0.0]], dtype=np.float32)[:, :width]
+    b = np.array([1.0, -1.0, 0.0], dtype=np.float32)[:width]
+    nodes = [
+        helper.make_node("Cast", ["audio"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Abs", ["f"], ["a"]),
+        helper.make_node("ReduceMean", ["a", "axes"], ["m"], keepdims=1),
+        helper.make_node("MatMul", ["m", "W"], ["z"]),
+        helper.make_node("Add", ["z", "B"], ["logits"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"), numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")]
+    return _model(nodes, [x], [y], inits)
+
+
+def audio_window(samples: int = 96000, at: tuple[int, ...] = (0, 1, 2)) -> onnx.ModelProto:
+    """logits = the input's samples at the indices ``at`` (a (batch, samples) float32 probe that
+    shows exactly which waveform values the model was fed)."""
+    x = helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", samples])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(at)])
+    nodes = [helper.make_node("Gather", ["audio", "idx"], ["logits"], axis=1)]
+    return _model(nodes, [x], [y], [numpy_helper.from_array(np.array(at, dtype=np.int64), "idx")])

@@ -31,6 +31,38 @@ def load_model(weights_path, num_classes=3, **kwargs):
 '''
 
 
+AUDIO_LOUDNESS = '''
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+
+class Loudness(nn.Module):
+    """logits = head(mean |x|) of a (batch, samples) float32 waveform."""
+
+    def __init__(self, num_classes=2):
+        super().__init__()
+        self.head = nn.Linear(1, num_classes)
+
+    def forward(self, x):
+        return self.head(x.abs().mean(dim=1, keepdim=True).to(self.head.weight.dtype))
+
+
+def load_model(weights_path, num_classes=2, **kwargs):
+    model = Loudness(num_classes)
+    model.load_state_dict(load_file(weights_path))
+    return model
+'''
+
+
+def loudness_weights() -> dict:
+    """``AUDIO_LOUDNESS`` weights: logits ``[1 - 8 m, 8 m - 1]`` (loud clips called AI), as
+    ``tests.models.audio_loudness``."""
+    import torch
+
+    return {"head.weight": torch.tensor([[-8.0], [8.0]]), "head.bias": torch.tensor([1.0, -1.0])}
+
+
 def means_weights(num_classes: int) -> dict:
     import torch
 
@@ -45,7 +77,7 @@ def write(folder: Path, model_py: str = MEANS, num_classes: int = 3, modality: s
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.py").write_text(model_py)
-    config = {"name": folder.name, "version": "1", "modality": modality, "dtype": dtype, "preprocessing": {"resize": list(resize), **preprocessing}, "model": {"num_classes": num_classes}}
+    config = {"name": folder.name, "version": "1", "modality": modality, "dtype": dtype, "preprocessing": ({"resize": list(resize)} if resize else {}) | preprocessing, "model": {"num_classes": num_classes}}
     (folder / "model_config.yaml").write_text(yaml.safe_dump(config))
     save_file(weights if weights is not None else means_weights(num_classes), str(folder / "model.safetensors"))
     return folder

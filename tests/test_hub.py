@@ -206,7 +206,7 @@ datasets:
     modality: image
   - name: sounds
     path: org/audio
-    modality: audio
+    modality: text
     media_type: real
   - name: frames-video
     path: org/frames
@@ -252,7 +252,7 @@ def test_parse_accounts_for_every_entry(tmp_path):
     for expected in ("top-level key 'benchmark_size' ignored",
                      "entry 1 (zips): unknown field 'generator_family' kept",
                      "entry 3 (no-media-type): skipped: media_type must be one of",
-                     "entry 4 (sounds): skipped: modality must be one of image, video",
+                     "entry 4 (sounds): skipped: modality must be one of image, video, audio",
                      "entry 5 (frames-video): unsupported: source_format frames is not supported",
                      "entry 6 (modelscope-one): unsupported: source 'modelscope'",
                      "entry 7 (zips): skipped: duplicate name 'zips' (first used by entry 1)",
@@ -592,7 +592,7 @@ def test_cli_import_pull_list(tmp_path, fake_hub, monkeypatch, capsys):
     public.write_text(yaml.safe_dump({"datasets": [
         {"name": "zips", "path": "org/zips", "modality": "image", "media_type": "synthetic", "source_format": "zip", "media_per_archive": 2, "archives_per_dataset": 1},
         {"name": "gone", "path": "org/gone", "modality": "image", "media_type": "real", "source_format": "zip", "media_per_archive": 2, "archives_per_dataset": 1},
-        {"name": "sounds", "path": "org/s", "modality": "audio", "media_type": "real"},
+        {"name": "sounds", "path": "org/s", "modality": "text", "media_type": "real"},
     ]}))
     reg = tmp_path / "reg"
     assert main(["datasets", "import", str(public), "--output", str(reg / "public.yaml"), "--cache-dir", str(tmp_path / "c")]) == 0

@@ -378,7 +378,7 @@ def test_registry_bad_media_type(registry_dir, media_type):
 @pytest.mark.parametrize(
     "bad,match",
     [
-        ({"modality": "audio"}, "modality"),
+        ({"modality": "text"}, "modality"),
         ({"source": {"type": "s3", "path": "x"}}, "source.type"),
         ({"source": "images/"}, "source.type"),
         ({"max_samples": 0}, "max_samples"),

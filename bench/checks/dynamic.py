@@ -130,14 +130,18 @@ def check_determinism(report: CheckReport, run: Run, spec: ModelSpec) -> None:
 
 
 def check_extremes(report: CheckReport, run: Run, spec: ModelSpec) -> None:
-    base = probe_batch(spec, 2, seed=3)
-    batch = np.stack([np.zeros_like(base[0]), np.full_like(base[0], 255)])
+    """The modality's constant inputs (``Modality.extremes``: all-black and all-white images,
+    silent and full-scale audio) give finite logits."""
+    extremes = modalities.get(spec.modality).extremes
+    base = probe_batch(spec, 1, seed=3)
+    batch = np.stack([np.full_like(base[0], value) for _, value in extremes])
     out = run(batch)
+    names = [name for name, _ in extremes]
     if np.isfinite(out).all():
-        report.add("extremes", PASS, "all-black and all-white inputs give finite logits")
+        report.add("extremes", PASS, f"{', '.join(names[:-1])} and {names[-1]} inputs give finite logits")
     else:
-        bad = [name for name, row in zip(("all-black", "all-white"), out) if not np.isfinite(row).all()]
-        report.add("extremes", FAIL, f"{' and '.join(bad)} input gives non-finite logits {out.tolist()}", "guard divisions by the image's std or mean (add an epsilon)")
+        bad = [name for name, row in zip(names, out) if not np.isfinite(row).all()]
+        report.add("extremes", FAIL, f"{' and '.join(bad)} input gives non-finite logits {out.tolist()}", "guard divisions by the input's std or mean (add an epsilon)")
 
 
 def check_latency(report: CheckReport, run: Run, spec: ModelSpec, batch_size: int) -> None:
@@ -161,7 +165,7 @@ def check_dynamic(report: CheckReport, spec: ModelSpec, run: Run, batch_size: in
     spec = check_runs(report, run, spec, fix)
     if spec is None:
         return
-    report.info.update(modality=spec.modality, height=spec.height, width=spec.width, frames=spec.frames, output_width=spec.output_width)
+    report.info.update(modality=spec.modality, height=spec.height, width=spec.width, frames=spec.frames, samples=spec.samples, output_width=spec.output_width)
     check_batch_independence(report, run, spec)
     check_determinism(report, run, spec)
     check_extremes(report, run, spec)

@@ -18,7 +18,9 @@ from bench.errors import BenchError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".ppm", ".pgm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
-BYTES_COLUMN_HINTS = ("image", "img", "bytes", "image_bytes", "content", "data")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm")
+EXTENSIONS = {"image": IMAGE_EXTENSIONS, "video": VIDEO_EXTENSIONS, "audio": AUDIO_EXTENSIONS}  # a folder source's files, by modality
+BYTES_COLUMN_HINTS = ("image", "img", "bytes", "image_bytes", "content", "data", "audio", "video")
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def detect_bytes_column(schema: Any, wanted: str | None, where: str) -> str:
         t = field.type
         if pa.types.is_binary(t) or pa.types.is_large_binary(t):
             return True
-        return pa.types.is_struct(t) and any(t.field(i).name == "bytes" for i in range(t.num_fields))
+        return pa.types.is_struct(t) and any(t.field(i).name in ("bytes", "array") for i in range(t.num_fields))
 
     names = [f.name for f in schema]
     if wanted:
@@ -157,7 +159,9 @@ def media_bytes(value: Any, base: str | os.PathLike | None = None, allow_externa
 
 
 def read_cell(value: Any, base: str | os.PathLike | None, allow_external: bool = False) -> tuple[bytes | None, str | None]:
-    """``(bytes, problem)`` of a table cell: a binary cell, or a ``{bytes, path}`` cell.
+    """``(bytes, problem)`` of a table cell: a binary cell, a ``{bytes, path}`` cell, or a decoded
+    audio cell ``{array, sampling_rate}`` (Hugging Face's ``Audio`` feature decoded), which becomes
+    the WAV the leaderboard writes of it (``wav_from_array``).
 
     A cell's ``path`` is read only when its ``bytes`` are empty; it resolves against ``base``,
     the source's own folder, and is refused (``problem`` says why; nothing is opened) when it
@@ -170,6 +174,8 @@ def read_cell(value: Any, base: str | os.PathLike | None, allow_external: bool =
         return bytes(value), None
     if not isinstance(value, dict):
         return None, None
+    if value.get("array") is not None and not value.get("bytes"):
+        return wav_from_array(value["array"], value.get("sampling_rate") or value.get("sample_rate"))
     if value.get("bytes"):
         return bytes(value["bytes"]), None
     path = value.get("path")
@@ -192,3 +198,30 @@ def read_cell(value: Any, base: str | os.PathLike | None, allow_external: bool =
         return read_regular_file(target), None
     except OSError as exc:
         return None, f"cannot read the cell's path {escape_name(path)!r}: {exc.strerror or exc}"
+
+
+def wav_from_array(array: Any, sampling_rate: Any) -> tuple[bytes | None, str | None]:
+    """``(bytes, problem)``: a decoded audio array as the leaderboard turns it back into a file:
+    ``soundfile.write(buffer, float32 array, rate, format="WAV")``, whose default is 16-bit PCM
+    (libsndfile: ``lrintf(x * 32767)``, wrapping outside [-1, 1] as its unclipped conversion
+    does); rate 16000 when the cell has none. ``(samples,)`` is mono, ``(samples, channels)``
+    interleaved. The harness then decodes that file like any other, through the same resampler."""
+    import struct
+
+    import numpy as np
+
+    try:
+        x = np.asarray(array, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None, "the cell's audio array is not numeric"
+    rate = sampling_rate if isinstance(sampling_rate, int) and not isinstance(sampling_rate, bool) else 16000
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or not 1 <= x.shape[1] <= 8 or rate <= 0:
+        return None, f"the cell's audio array has shape {list(x.shape)} at {rate} Hz; expected (samples,) or (samples, channels) at a positive rate"
+    scaled = np.clip(np.rint(np.nan_to_num(x.astype(np.float64) * 32767.0, nan=0.0, posinf=0.0, neginf=0.0)), -(2**31), 2**31 - 1)
+    pcm = (scaled.astype(np.int64) & 0xFFFF).astype(np.uint16).view("<i2")
+    channels = x.shape[1]
+    data = pcm.tobytes()
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    return header + b"data" + struct.pack("<I", len(data)) + data, None

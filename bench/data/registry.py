@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.modalities import names as modality_names
 from bench.config import INT64_MAX, check_number, read_yaml, suggest
 from bench.data.refs import SampleRef
 from bench.data.sources import REQUIRED_SOURCE_KEYS, SOURCE_KEYS, SOURCES
@@ -20,7 +21,7 @@ from bench.errors import BenchError
 
 LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}
 MIXED = "mixed"  # a dataset whose rows carry their own class (source.label_column)
-MODALITIES = ("image", "video")
+MODALITIES = tuple(modality_names())  # the modality seam's registry: one list
 ENTRY_KEYS = {"name", "modality", "media_type", "source", "max_samples", "weight", "description", "tags"}
 
 

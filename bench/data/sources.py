@@ -20,8 +20,7 @@ from typing import Any
 
 from bench.data.refs import (
     BYTES_COLUMN_HINTS,
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
+    EXTENSIONS,
     SampleRef,
     detect_bytes_column,
     escape_name,
@@ -57,7 +56,7 @@ Opened = tuple[Iterator[SampleRef], "int | None"]  # the stream, and its length 
 def open_folder(spec) -> Opened:
     """The folder is listed once: the listing gives both the stream and its length."""
     root = Path(spec.source["path"])
-    default = VIDEO_EXTENSIONS if spec.modality == "video" else IMAGE_EXTENSIONS
+    default = EXTENSIONS[spec.modality]
     exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in spec.source.get("extensions", default))
     files = folder_files(root, exts)
     refs = (SampleRef(spec.name, spec.media_type, spec.label, escape_name(p.relative_to(root).as_posix()), spec.weight, path=str(p), problem=file_problem(p))
@@ -155,7 +154,7 @@ def _huggingface_refs(spec) -> Iterator[SampleRef]:
         raise BenchError(f"column {column!r} not in dataset {spec.name}; columns: {', '.join(features)}")
     kind = type(features[column]) if features else None
     if kind in _media_features():
-        ds = ds.cast_column(column, kind(decode=False))  # the original bytes, decoded by us
+        ds = ds.cast_column(column, kind(decode=False))  # the original bytes (an Audio cell too), decoded by us
     label_column = src.get("label_column")
     if label_column and features and label_column not in features:
         raise BenchError(f"label_column {label_column!r} not in dataset {spec.name}; columns: {', '.join(features)}")
@@ -210,7 +209,7 @@ def _saved_to_disk(path: Path) -> bool:
 def _media_features() -> tuple[type, ...]:
     import datasets
 
-    return tuple(getattr(datasets, name) for name in ("Image", "Video") if hasattr(datasets, name))
+    return tuple(getattr(datasets, name) for name in ("Image", "Video", "Audio") if hasattr(datasets, name))
 
 
 def _hf_media_column(features, name: str) -> str:

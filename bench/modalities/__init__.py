@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "image": "bench.modalities.image:IMAGE",
     "video": "bench.modalities.video:VIDEO",
+    "audio": "bench.modalities.audio:AUDIO",
 }
 
 MAX_FRAMES = 64  # SPEC section 1: T is capped at 64
@@ -44,6 +45,7 @@ class Axis:
     default: int | None = None  # used when dynamic in the graph (224 for H/W)
     cap: int | None = None  # largest size the harness feeds (frames: 64)
     config_key: str | None = None  # a dynamic axis sized by this run-config key (frames)
+    expected: int | None = None  # the size the leaderboard always feeds (audio samples: 96000); another fixed size warns
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class View(Protocol):
 
     robust: bool
     cache: Any
+    dtype: Any  # of the batch buffer: np.uint8 pixels, np.float32 waveforms
+    min_size: tuple[int, int] | None  # the decode size every view needs (None: no picture)
 
     def batch_shape(self, batch: int) -> tuple[int, ...]: ...
     def seed_for(self, ref) -> int: ...
@@ -90,6 +94,7 @@ class Modality:
     view_factory: str  # "module:function(spec, cfg, robust) -> View"
     probe_factory: str  # "module:function(spec, n, frames, seed) -> np.ndarray"
     notes: dict = field(default_factory=dict)
+    extremes: tuple[tuple[str, float], ...] = (("all-black", 0), ("all-white", 255))  # constant inputs check feeds: (name, value)
 
     def view(self, spec: ModelSpec, cfg: RunConfig, robust: bool = False) -> View:
         return _target(self.view_factory)(spec, cfg, robust)
@@ -133,6 +138,6 @@ def get(name: str) -> Modality:
 
 
 def by_rank(rank: int) -> Modality | None:
-    """The modality whose input has this rank (rank 4: image, 5: video), if exactly one does."""
+    """The modality whose input has this rank (rank 2: audio, 4: image, 5: video), if exactly one does."""
     found = [get(n) for n in REGISTRY if get(n).layout.rank == rank]
     return found[0] if len(found) == 1 else None

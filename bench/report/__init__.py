@@ -11,6 +11,16 @@ HEADERS = {"tnr": "tnr (real acc.)", "tpr": "tpr (AI acc.)", "roc_auc": "auc", "
            "best_threshold_accuracy": "best-threshold accuracy (ORACLE)"}
 
 
+def preprocessing_text(pre: dict) -> str:
+    """A view's ``describe()`` in one line: pictures (route, size, interpolation) or audio (rate,
+    length, crop), then augmentation and seed."""
+    if "sample_rate" in pre:
+        what = f"{pre.get('sample_rate')} Hz mono, {pre.get('samples')} samples ({fmt(pre.get('seconds'), 2)} s), {pre.get('crop')} crop"
+    else:
+        what = f"{pre.get('geometry')} to {pre.get('height')}x{pre.get('width')}, {pre.get('interpolation')} interpolation"
+    return f"{what}, augmentation {pre.get('augmentation')}, seed {pre.get('seed')}"
+
+
 def human_bytes(n: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":

@@ -18,6 +18,7 @@ from bench.report import (
     dependence_line,
     fmt,
     plots,
+    preprocessing_text,
     strict_line,
     throughput_table,
     trials_table,
@@ -164,8 +165,7 @@ def run_html(doc: dict, records: pd.DataFrame, folder: Path | None = None) -> st
     env, pre = doc.get("environment") or {}, doc.get("preprocessing") or {}
     runtime = env.get("runtime", "onnxruntime")
     subtitle = html.escape(f"{model.get('modality', '')} model, sha256 {str(model.get('sha256', ''))[:16]}, input {model.get('input_shape')} "
-                           f"{model.get('input_dtype', '')}, {model.get('output_width')} logits; {pre.get('geometry')} to {pre.get('height')}x{pre.get('width')}, "
-                           f"{pre.get('interpolation')}, augmentation {pre.get('augmentation')}, seed {pre.get('seed')}; "
+                           f"{model.get('input_dtype', '')}, {model.get('output_width')} logits; {preprocessing_text(pre)}; "
                            f"{env.get('provider')} on {env.get('device')}, {runtime} {env.get(runtime, '')}; {doc.get('created', '')}")
     base = base_ok(records)
     thumbs = inline_thumbnails(doc.get("thumbnails") or {}, folder)

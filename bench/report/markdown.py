@@ -9,6 +9,7 @@ import pandas as pd
 from bench.report import (
     dependence_line,
     metric_tables,
+    preprocessing_text,
     robustness_table,
     strict_line,
     table,
@@ -35,7 +36,7 @@ def summary_markdown(doc: dict, records: pd.DataFrame) -> str:
         f"# {Path(model['path']).name} ({model['modality']})",
         "",
         f"- model sha256 `{model['sha256'][:16]}`, input {model['input_shape']} {model['input_dtype']}, {model['output_width']} logits",
-        f"- preprocessing: {pre['geometry']} to {pre['height']}x{pre['width']}, {pre['interpolation']} interpolation, augmentation {pre['augmentation']}, seed {pre['seed']}",
+        f"- preprocessing: {preprocessing_text(pre)}",
         f"- environment: {env['provider']} on {env['device']}, {runtime} {env.get(runtime, '')}".rstrip(),
         *([f"- batches: {pipe['grouping']}, order {pipe['batch_order']}"] if (pipe := doc.get("pipeline")) else []),
         *([f"- {dependence_line(doc.get('batch_dependence'))}"] if doc.get("batch_dependence") else []),

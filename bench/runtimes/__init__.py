@@ -70,14 +70,18 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def warmup(runtime: Runtime, batch_shape: tuple[int, ...], count: int, seed: int = 0) -> int:
-    """Run ``count`` batches of random pixels (at least one); return the model's output width.
+def warmup(runtime: Runtime, batch_shape: tuple[int, ...], count: int, seed: int = 0, dtype=np.uint8) -> int:
+    """Run ``count`` batches of random inputs (at least one) of the batch buffer's ``dtype``:
+    pixels 0..255, or float32 waveforms in [-1, 1]; return the model's output width.
 
     The output shape is checked here, before any data is touched."""
     from bench.runtimes.errors import runtime_message
 
     rng = np.random.default_rng(seed)
-    batch = rng.integers(0, 256, size=batch_shape, dtype=np.uint8)
+    if np.dtype(dtype) == np.uint8:
+        batch = rng.integers(0, 256, size=batch_shape, dtype=np.uint8)
+    else:
+        batch = rng.uniform(-1.0, 1.0, size=batch_shape).astype(dtype)
     for _ in range(max(1, count)):
         try:
             logits = np.asarray(runtime.run(batch))

@@ -39,12 +39,13 @@ def import_torch():
 def submission_io(config) -> tuple[list[TensorInfo], list[TensorInfo]]:
     """The submission's input and output as the contract sees them, from its model_config.yaml:
     ``uint8`` pixels of the resize (dynamic when absent: 224 used), a dynamic frames axis for
-    video (its num_frames is a preprocessing hint, overridable), ``num_classes`` logits."""
+    video (its num_frames is a preprocessing hint, overridable), float32 audio of
+    ``sample_rate * duration_seconds`` samples, ``num_classes`` logits."""
     from bench import modalities
 
     h, w = (config.height, config.width) if config.height else ("height", "width")
     layout = modalities.get(config.modality).layout
-    sizes = {"batch": "batch", "channels": 3, "height": h, "width": w}
+    sizes = {"batch": "batch", "channels": 3, "height": h, "width": w, "samples": config.num_samples or "samples"}
     shape = tuple(sizes.get(axis.name, axis.name) for axis in layout.axes)
     return [TensorInfo("input", shape, layout.dtypes[0])], [TensorInfo("logits", ("batch", config.num_classes), "float32")]
 
@@ -52,6 +53,8 @@ def submission_io(config) -> tuple[list[TensorInfo], list[TensorInfo]]:
 def hints(config) -> dict:
     """The preprocessing the submission asks for, as run-config keys (bench/config.py)."""
     out = {}
+    if config.sample_rate:
+        out["sample_rate"] = int(config.sample_rate)
     if config.num_frames:
         out["frames"] = config.num_frames
     if config.frame_rate:

@@ -22,9 +22,10 @@ from typing import Any
 from bench.config import suggest
 from bench.contract import FAIL, PASS, WARN, Finding
 from bench.modalities import MAX_FRAMES
+from bench.modalities import names as modality_names
 
 RULE = "config"
-MODALITIES = ("image", "video", "audio")
+MODALITIES = tuple(modality_names())  # the modality seam's registry: one list
 DTYPES = {"float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
 DEFAULT_WEIGHTS = "model.safetensors"
 DEFAULT_SIZE = 224  # the leaderboard's resize when none is given

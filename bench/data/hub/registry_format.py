@@ -14,11 +14,12 @@ from typing import Any
 
 import yaml
 
+from bench.modalities import names as modality_names
 from bench.data.hub.layout import cache_root_of
-from bench.data.refs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from bench.data.refs import EXTENSIONS
 from bench.errors import BenchError
 
-MODALITIES = ("image", "video")
+MODALITIES = tuple(modality_names())  # the modality seam's registry: one list
 MEDIA_TYPES = ("real", "synthetic", "semisynthetic")
 # fields of a public registry entry that this module reads; anything else is kept and ignored
 KNOWN_FIELDS = {
@@ -176,7 +177,7 @@ def _validate(raw: Any, notices: list[str]) -> HubEntry:
     modality = raw.get("modality")
     modality = modality.strip().lower() if isinstance(modality, str) else modality
     if modality not in MODALITIES:
-        raise _Invalid(f"modality must be one of {', '.join(MODALITIES)} (bench scores images and videos), got {modality!r}")
+        raise _Invalid(f"modality must be one of {', '.join(MODALITIES)} (bench scores images, videos and audio), got {modality!r}")
     media_type = raw.get("media_type")
     media_type = media_type.strip().lower() if isinstance(media_type, str) else media_type
     if media_type not in MEDIA_TYPES:
@@ -242,7 +243,7 @@ def _string_list(value: Any, key: str) -> list[str]:
 
 
 def media_extensions(modality: str) -> tuple[str, ...]:
-    return VIDEO_EXTENSIONS if modality == "video" else IMAGE_EXTENSIONS
+    return EXTENSIONS[modality]
 
 
 def format_kind(fmt: str, modality: str) -> str | None:
