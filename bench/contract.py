@@ -76,7 +76,8 @@ def _judge(inputs: list[TensorInfo], outputs: list[TensorInfo], modality: str | 
         else:
             findings += axis_findings(inp.shape, found.layout) if rank.verdict == PASS else []
             findings.append(dtype_rule(inp.dtype, found.layout))
-    findings.append(output_rule(outputs, standard))
+    classes = found.classes if found is not None else modalities.get("image").classes
+    findings.append(output_rule(outputs, tuple(sorted({*standard, len(classes)})), classes))
     return findings, found
 
 
@@ -194,29 +195,33 @@ def dtype_rule(dtype: str, layout: Layout) -> Finding:
     return Finding("dtype", FAIL, f"input dtype {dtype}; the harness feeds {' or '.join(layout.dtypes)}", f"declare the input {norm}{alternatives}", dtype)
 
 
-def output_rule(outputs: list[TensorInfo], standard: tuple[int, ...] = (3,)) -> Finding:
-    """Output (batch, 3) logits; width 2 or 1 accepted with a warning (2 passes where it is the
-    ``standard``, as for submissions); undeclared width warns."""
-    fix = "return logits of shape (batch, 3): [real, synthetic, semisynthetic]"
+def output_rule(outputs: list[TensorInfo], standard: tuple[int, ...] = (3,), classes: tuple[str, ...] = ("real", "synthetic", "semisynthetic")) -> Finding:
+    """Output ``(batch, len(classes))`` logits, the modality's standard (image, video: 3; audio:
+    2); width 3, 2 or 1 accepted otherwise with a warning (2 passes where it is in ``standard``,
+    as for submissions); undeclared width warns."""
+    k = len(classes)
+    names = f"[{', '.join(classes)}]"
+    fix = f"return logits of shape (batch, {k}): {names}"
     if not outputs:
-        return Finding("output", FAIL, "the model has no output", "return (batch, 3) logits")
+        return Finding("output", FAIL, "the model has no output", f"return (batch, {k}) logits")
     out = outputs[0]
     extra = f" (first of {len(outputs)} outputs; the others are ignored)" if len(outputs) > 1 else ""
     shape, width = list(out.shape), output_width(out)
     head = f"output {out.name!r} {shape}{extra}"
     if len(shape) != 2:
-        return Finding("output", FAIL, f"output {out.name!r} has shape {shape}{extra}; expected (batch, 3)", fix, shape)
+        return Finding("output", FAIL, f"output {out.name!r} has shape {shape}{extra}; expected (batch, {k})", fix, shape)
     if width == 3:
         return Finding("output", PASS, f"{head}: logits [real, synthetic, semisynthetic]", value=3)
     if width == 2:
         if 2 in standard:
-            return Finding("output", PASS, f"{head}: [real, synthetic] logits (softmax), the submission standard; 3-class metrics not reported", value=2)
-        return Finding("output", WARN, f"{head}: read as [real, ai] logits (softmax); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]", 2)
+            origin = "the audio standard" if k == 2 else "the submission standard"
+            return Finding("output", PASS, f"{head}: [real, synthetic] logits (softmax), {origin}; 3-class metrics not reported", value=2)
+        return Finding("output", WARN, f"{head}: read as [real, ai] logits (softmax); 3-class metrics not reported", f"return {k} logits {names}", 2)
     if width == 1:
-        return Finding("output", WARN, f"{head}: read as one AI logit (sigmoid); 3-class metrics not reported", "return 3 logits [real, synthetic, semisynthetic]", 1)
+        return Finding("output", WARN, f"{head}: read as one AI logit (sigmoid); {k}-class metrics not reported" if k == 3 else f"{head}: read as one AI logit (sigmoid)", f"return {k} logits {names}", 1)
     if width is None:
-        return Finding("output", WARN, f"{head}: width not declared; checked at run time", "declare the output (batch, 3)")
-    return Finding("output", FAIL, f"output {out.name!r} has width {width}{extra}; expected 3 logits", fix, width)
+        return Finding("output", WARN, f"{head}: width not declared; checked at run time", f"declare the output (batch, {k})")
+    return Finding("output", FAIL, f"output {out.name!r} has width {width}{extra}; expected {k} logits", fix, width)
 
 
 def output_width(out: TensorInfo) -> int | None:

@@ -221,9 +221,10 @@ def probe(cfg: RunConfig, runtime: Runtime, view) -> dict:
     except Exception as exc:  # a model that cannot run at all is refused before scoring
         raise BenchError(f"{name} fails on probe batches of shape {list(batch.shape)}: {runtime_message(exc)}; check it with `bench check`") from None
     width = found["width"]
-    if width != 3 and spec.output_width is None:
+    standard = len(modalities.get(spec.modality).classes)
+    if width not in (3, standard) and spec.output_width is None:
         kind = "[real, ai] softmax" if width == 2 else "one AI logit, sigmoid"
-        warn(f"{name} outputs {width} logit(s), not 3: {kind}; 3-class metrics are not reported")
+        warn(f"{name} outputs {width} logit(s), not {standard}: {kind}" + ("; 3-class metrics are not reported" if standard == 3 else ""))
     if found["verdict"] != "pass":
         warn(f"{name} is batch-dependent: scored alone and in a batch of {PROBES}, probe logits differ by up to {found['max_abs_diff']:.3g} "
              f"(scale {found['scale']:.3g}) and {found['flips']} of {PROBES} decisions flip; the leaderboard groups samples at random, "

@@ -71,6 +71,14 @@ def test_video_gives_the_local_records(tmp_path):
     assert records(tmp_path / "ray")["frames"].map(len).min() > 0
 
 
+def test_audio_with_augmentation_and_robustness_gives_the_local_records(tmp_path):
+    args = ["run", str(ROOT / "configs" / "audio.yaml"), "--limit", "5", "--augment-level", "3", "--robustness", "--no-cache", "--no-progress", "--batch-size", "4"]
+    assert main([*args, "--output", str(tmp_path / "local")]) == 0
+    assert main([*args, "--engine", "ray", "--output", str(tmp_path / "ray")]) == 0
+    same_records(tmp_path / "ray", tmp_path / "local")
+    assert len(records(tmp_path / "ray")) == 20
+
+
 def test_the_cache_is_used_and_counted_by_ray_decode_tasks(tmp_path):
     model = models.save(models.channel_means(32, 32), tmp_path / "m.onnx")
     cfg = make_project(tmp_path, DATA, model, batch_size=4, cache_dir=str(tmp_path / "cache"))

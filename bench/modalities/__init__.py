@@ -95,6 +95,7 @@ class Modality:
     probe_factory: str  # "module:function(spec, n, frames, seed) -> np.ndarray"
     notes: dict = field(default_factory=dict)
     extremes: tuple[tuple[str, float], ...] = (("all-black", 0), ("all-white", 255))  # constant inputs check feeds: (name, value)
+    classes: tuple[str, ...] = ("real", "synthetic", "semisynthetic")  # the standard logits, in order (audio: real, synthetic)
 
     def view(self, spec: ModelSpec, cfg: RunConfig, robust: bool = False) -> View:
         return _target(self.view_factory)(spec, cfg, robust)

@@ -28,6 +28,7 @@ AUDIO = Modality(
     view_factory="bench.modalities.audio:build_view",
     probe_factory="bench.modalities.audio:probes",
     extremes=(("silent", 0.0), ("full-scale positive", 1.0), ("full-scale negative", -1.0)),
+    classes=("real", "synthetic"),
 )
 
 
