@@ -27,24 +27,27 @@ TRIAL_KEYS = ("accuracy", "mcc", "brier", "cross_entropy", "sn34", "accuracy_3cl
 
 class SlotStore:
     """Every sample's prepared input of one view, in run order, appended to a temporary file and
-    read back memory-mapped (memory stays bounded; the disk holds N x one input)."""
+    read back memory-mapped in the buffers' dtype (uint8 pixels, float32 waveforms): memory stays
+    bounded; the disk holds N x one input."""
 
     def __init__(self, folder: Path, name: str):
-        self.path = folder / f"{name}.u8"
+        self.path = folder / f"{name}.slots"
         self._file = open(self.path, "wb")  # closed by finish
         self.rows = 0
         self.slot_shape: tuple[int, ...] | None = None
+        self.dtype = np.dtype(np.uint8)
 
     def add(self, buffer: np.ndarray, size: int) -> None:
         self.slot_shape = tuple(buffer.shape[1:])
+        self.dtype = buffer.dtype
         self._file.write(np.ascontiguousarray(buffer[:size]).tobytes())
         self.rows += size
 
     def finish(self) -> np.ndarray:
         self._file.close()
         if not self.rows:
-            return np.zeros((0,), np.uint8)
-        return np.memmap(self.path, dtype=np.uint8, mode="r", shape=(self.rows, *self.slot_shape))
+            return np.zeros((0,), self.dtype)
+        return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.rows, *self.slot_shape))
 
 
 class TrialInputs:
