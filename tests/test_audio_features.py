@@ -25,7 +25,8 @@ def test_batch_trials_of_a_batch_independent_audio_model_equal_the_run(tmp_path)
     trials = doc["batch_trials"]
     assert trials["decisions_flipped"]["max"] == 0
     for key in ("accuracy", "sn34", "brier"):
-        assert trials["metrics"][key]["min"] == trials["metrics"][key]["max"] == pytest.approx(doc["metrics"]["overall"][key], rel=1e-6)
+        for end in ("min", "max"):  # float32 sums over other batch sizes: equal to rounding
+            assert trials["metrics"][key][end] == pytest.approx(doc["metrics"]["overall"][key], rel=1e-6)
 
 
 def test_an_interrupted_audio_run_resumes_to_the_same_records(tmp_path, monkeypatch, capsys):
