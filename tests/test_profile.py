@@ -127,7 +127,6 @@ def test_pipeline_mode_out_of_memory_is_an_oom_row(tmp_path, model, monkeypatch)
     profile = prof.sweep(quick(model, batch_sizes=[2, 4, 8], data=str(cfg)))
     assert [(r.batch_size, r.status) for r in profile.rows] == [(2, "ok"), (4, "oom")]
     assert "allocate" in profile.rows[-1].error
-<<<<<<< Updated upstream
 
 
 def test_auto_confirms_a_dip_before_stopping(model, monkeypatch):
@@ -152,5 +151,3 @@ def test_pipeline_mode_ranks_by_end_to_end(tmp_path, model):
     profile = prof.sweep(quick(model, batch_sizes=[2, 4], data=str(cfg)))
     best = profile.best()
     assert best.end_to_end_samples_per_s == max(r.end_to_end_samples_per_s for r in profile.rows)
-=======
->>>>>>> Stashed changes
