@@ -26,7 +26,7 @@ def test_batch_trials_of_a_batch_independent_audio_model_equal_the_run(tmp_path)
     assert trials["decisions_flipped"]["max"] == 0
     for key in ("accuracy", "sn34", "brier"):
         for end in ("min", "max"):  # float32 sums over other batch sizes: equal to rounding
-            assert trials["metrics"][key][end] == pytest.approx(doc["metrics"]["overall"][key], rel=1e-6)
+            assert trials["metrics"][key][end] == pytest.approx(doc["metrics"]["overall"][key], rel=1e-4)
 
 
 def test_an_interrupted_audio_run_resumes_to_the_same_records(tmp_path, monkeypatch, capsys):
