@@ -70,6 +70,10 @@ def source_identity(ref) -> str | None:
     None when the file cannot be stat'ed (no caching)."""
     if ref.data is not None:
         return "bytes:" + hashlib.blake2b(ref.data, digest_size=16).hexdigest()
+    from bench.data.remote import identity, is_url
+
+    if is_url(ref.path):
+        return identity(ref.path)
     try:
         st = os.stat(ref.path)
     except OSError:

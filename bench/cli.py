@@ -252,7 +252,7 @@ def _flag_kwargs(key) -> dict:
         choices = typing.get_args(tp)
         return kwargs | {"type": type(choices[0]), "choices": choices}
     if typing.get_origin(tp) is list:
-        return kwargs | ({"action": "append"} if key.name in ("model", "dataset_dirs", "by") else {"nargs": "+"})
+        return kwargs | ({"action": "append"} if key.name in ("model", "dataset_dirs", "by") else {"nargs": "+", "action": "extend"})
     return kwargs | {"type": tp}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ray = pytest.importorskip("ray")
 
@@ -213,3 +214,16 @@ def test_gpus_the_cluster_lacks_are_refused_before_any_work(tmp_path, capsys, fl
     assert main(["run", str(cfg), "--engine", "ray", *flags, "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and not (tmp_path / "o").exists()
+
+
+def test_a_url_source_is_read_by_the_decode_tasks(tmp_path):
+    sample = ROOT / "data" / "sample"
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    entries = [{"name": n, "modality": "image", "media_type": t, "source": {"type": "folder", "path": (sample / t).as_uri()}} for n, t in (("r", "real"), ("s", "synthetic"))]
+    (folder / "r.yaml").write_text(yaml.safe_dump({"datasets": entries}))
+    args = ["run", "--dataset-dir", str(folder), "--datasets", "r", "s", "--limit", "5", "--no-cache", "--no-progress"]
+    assert main([*args, "--output", str(tmp_path / "local")]) == 0
+    assert main([*args, "--engine", "ray", "--output", str(tmp_path / "ray")]) == 0
+    same_records(tmp_path / "ray", tmp_path / "local")
+    assert records(tmp_path / "ray")["source"].str.startswith("file://").all()

@@ -14,6 +14,8 @@ claim 65500x65500 pixels, and libjpeg-turbo, unlike OpenCV, has no bound of its 
 
 from __future__ import annotations
 
+import os
+
 import re
 import struct
 
@@ -39,7 +41,25 @@ class DataError(Exception):
         self.reason = reason
 
 
+def media_source(ref) -> bytes | str:
+    """What a decoder opens for a sample: its bytes (a table cell; a file at a URL, read here) or
+    its local path (checked to exist)."""
+    if ref.data is not None:
+        return ref.data
+    from bench.data.remote import is_url, read_url
+
+    if is_url(ref.path):
+        return read_url(ref.path)
+    if not os.path.isfile(ref.path):
+        raise DataError("read", f"cannot read {ref.shown_path}: no such file")
+    return ref.path
+
+
 def read_bytes(path: str) -> bytes:
+    from bench.data.remote import is_url, read_url
+
+    if is_url(path):
+        return read_url(path)
     try:
         with open(path, "rb") as f:
             return f.read()

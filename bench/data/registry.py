@@ -17,6 +17,7 @@ from bench.modalities import names as modality_names
 from bench.config import INT64_MAX, check_number, read_yaml, suggest
 from bench.data.refs import SampleRef
 from bench.data.sources import REQUIRED_SOURCE_KEYS, SOURCE_KEYS, SOURCES
+from bench.data.remote import is_url
 from bench.errors import BenchError
 
 LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}
@@ -107,7 +108,7 @@ def parse_entry(entry: Any, path: Path, index: int) -> DatasetSpec:
     if not isinstance(source, dict) or not isinstance(source.get("type"), str) or source.get("type") not in SOURCES:
         raise BenchError(f"{where}: `source.type` must be one of {', '.join(SOURCES)}, got {source!r}")
     source = check_source(dict(source), where)
-    if isinstance(source.get("path"), str):
+    if isinstance(source.get("path"), str) and not is_url(source["path"]):  # a URL is read as it is
         p = Path(source["path"]).expanduser()
         source["path"] = str(p if p.is_absolute() else (path.parent / p).resolve())
     max_samples = entry.get("max_samples")

@@ -27,6 +27,7 @@ from bench.data.refs import (
     file_problem,
     read_cell,
 )
+from bench.data.remote import is_url, list_files
 from bench.errors import BenchError
 
 
@@ -58,6 +59,9 @@ def open_folder(spec) -> Opened:
     root = Path(spec.source["path"])
     default = EXTENSIONS[spec.modality]
     exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in spec.source.get("extensions", default))
+    if is_url(spec.source["path"]):
+        listed = list_files(spec.source["path"], exts)
+        return (SampleRef(spec.name, spec.media_type, spec.label, escape_name(rel), spec.weight, path=url) for rel, url in listed), len(listed)
     files = folder_files(root, exts)
     refs = (SampleRef(spec.name, spec.media_type, spec.label, escape_name(p.relative_to(root).as_posix()), spec.weight, path=str(p), problem=file_problem(p))
             for p in files)

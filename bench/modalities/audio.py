@@ -10,7 +10,6 @@ submission's ``sample_rate`` (or ``--sample-rate``) says otherwise.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,11 +61,9 @@ class AudioView:
     def decode(self, ref, min_size=None) -> tuple[np.ndarray, list[int] | None, float | None]:
         """The crop window (at most ``samples`` float32 values), no frames, the rate."""
         from bench.data.audio import decode_clip
-        from bench.data.decode import DataError
+        from bench.data.decode import media_source
 
-        if ref.data is None and not os.path.isfile(ref.path):
-            raise DataError("read", f"cannot read {ref.shown_path}: no such file")
-        clip = decode_clip(ref.data if ref.data is not None else ref.path, self.rate, self.samples, self.crop, self.seed_for(ref), self.timeout_s)
+        clip = decode_clip(media_source(ref), self.rate, self.samples, self.crop, self.seed_for(ref), self.timeout_s)
         return clip.wave, None, float(self.rate)
 
     def degrade(self, wave: np.ndarray, rate: float | None) -> np.ndarray:

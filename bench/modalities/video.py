@@ -4,7 +4,6 @@ per clip, TCHW layout (SPEC section 2)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,12 +44,10 @@ class VideoView(ImageView):
     def decode(self, ref, min_size: tuple[int, int] | None = None) -> tuple[np.ndarray, list[int] | None, float | None]:
         """``(T, h, w, 3)`` upright, the frame indices used, and the clip's frame rate; frames of
         more than ``max_pixels`` pixels are a data error."""
-        from bench.data.decode import DataError
+        from bench.data.decode import media_source
         from bench.data.video import decode_clip
 
-        if ref.data is None and not os.path.isfile(ref.path):
-            raise DataError("read", f"cannot read {ref.path}: no such file")
-        clip = decode_clip(ref.data if ref.data is not None else ref.path, self.frame_rule, self.max_pixels)
+        clip = decode_clip(media_source(ref), self.frame_rule, self.max_pixels)
         return clip.frames, clip.indices, clip.fps
 
     def degrade(self, frames: np.ndarray, fps: float | None) -> np.ndarray:
