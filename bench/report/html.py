@@ -308,7 +308,7 @@ def wrong_samples(records: pd.DataFrame, thumbs: dict[str, str]) -> str:
                 plain.append([r.sample_id, _label(r.label), called, r.p_ai])
         parts.append(f"<h3>{html.escape(str(dataset))}</h3>" + (f'<div class="thumbs">{"".join(figs)}</div>' if figs else "")
                      + (table(["sample", "label", "called", "p_ai"], plain) if plain else ""))
-    note = "Base pass, status ok, the binary decision wrong, highest |p_ai - 0.5| first; thumbnails are the exact pixels the model saw."
+    note = "Base pass, status ok, the binary decision wrong, highest |p_ai - 0.5| first" + ("; thumbnails are the exact pixels the model saw." if thumbs else ".")
     return _p(note) + "".join(parts)
 
 
