@@ -5,6 +5,8 @@ inference actor, --resume, an unreachable cluster, and Ray missing."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -95,14 +97,17 @@ SLOW = submissions.MEANS.replace("    def forward(self, x):\n", (  # about 0.3 s
     "        x = x + 0.0 * w[0, 0]\n"))
 
 
-def _inference_actors() -> list:
-    import psutil
-
+def ray_processes(marker: str) -> list[int]:
+    """Pids of Ray worker processes whose title (``ray::...``) contains ``marker``, from /proc."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if cmd.startswith("ray::_MapWorker") or "MapWorker(MapBatches(_Infer))" in cmd or "MapWorker(Map(_Infer))" in cmd:
-            found.append(proc)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("ray::") and marker in title:
+                found.append(int(entry.name))
     return found
 
 
@@ -117,10 +122,10 @@ def test_a_killed_inference_actor_is_restarted_and_every_sample_scored_once(tmp_
         deadline = time.monotonic() + 120
         journal = tmp_path / "ray" / ".journal"
         while time.monotonic() < deadline and not killed:
-            actors = _inference_actors()
+            actors = ray_processes("MapWorker")
             if actors and journal.is_dir() and seen["batches"] >= 2:
-                actors[0].kill()
-                killed.append(actors[0].pid)
+                os.kill(actors[0], signal.SIGKILL)
+                killed.append(actors[0])
             time.sleep(0.05)
 
     real = bench.scoring.batch_records
@@ -139,6 +144,41 @@ def test_a_killed_inference_actor_is_restarted_and_every_sample_scored_once(tmp_
     assert not rec.duplicated(["dataset", "sample_id", "pass"]).any() and len(rec) == 16
     same_records(tmp_path / "ray", tmp_path / "local")
     assert len(set(rec["worker"])) == 2  # the restarted actor is another process
+
+
+def test_a_killed_decode_task_is_retried_and_every_sample_scored_once(tmp_path):
+    import cv2
+    import numpy as np
+
+    media = tmp_path / "media" / "big"
+    media.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(24):  # photo-sized noise: each decode task runs long enough to be caught
+        cv2.imwrite(str(media / f"{i:02d}.jpg"), rng.integers(0, 256, (1400, 1400, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    model = models.save(models.channel_means(32, 32), tmp_path / "m.onnx")
+    cfg = make_project(tmp_path, {}, model, batch_size=2, cache=False)
+    (tmp_path / "registry" / "big.yaml").write_text(yaml.safe_dump({"datasets": [{"name": "big", "modality": "image", "media_type": "real", "source": {"type": "folder", "path": "../media/big"}}]}))
+    args = ["run", str(cfg), "--datasets", "big"]
+    assert main([*args, "--output", str(tmp_path / "local")]) == 0
+    killed: list[int] = []
+
+    def kill_one_decode_task():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            tasks = ray_processes("Map(_prepare)")
+            if tasks and not ray_processes("MapWorker(Map(_Infer)).__init__"):  # past the actor's start: mid-run
+                os.kill(tasks[0], signal.SIGKILL)
+                killed.append(tasks[0])
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_one_decode_task, daemon=True)
+    killer.start()
+    assert main([*args, "--engine", "ray", "--output", str(tmp_path / "ray")]) == 0
+    killer.join(5)
+    assert killed, "no decode task was found to kill"
+    rec = records(tmp_path / "ray")
+    assert len(rec) == 24 and not rec.duplicated(["dataset", "sample_id"]).any() and (rec["status"] == "ok").all()
+    same_records(tmp_path / "ray", tmp_path / "local")
 
 
 def test_an_interrupted_ray_run_resumes_to_the_same_records(tmp_path, monkeypatch, capsys):
