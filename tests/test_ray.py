@@ -267,3 +267,28 @@ def test_a_url_source_is_read_by_the_decode_tasks(tmp_path):
     assert main([*args, "--engine", "ray", "--output", str(tmp_path / "ray")]) == 0
     same_records(tmp_path / "ray", tmp_path / "local")
     assert records(tmp_path / "ray")["source"].str.startswith("file://").all()
+
+
+def test_a_pool_the_cluster_cannot_hold_is_refused_instead_of_waiting(tmp_path, capsys):
+    model = models.save(models.channel_means(32, 32), tmp_path / "m.onnx")
+    cfg = make_project(tmp_path, DATA, model)
+    started = time.monotonic()
+    assert main(["run", str(cfg), "--engine", "ray", "--inference-workers", "3", "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--inference-workers 3 does not fit the Ray cluster: 2 actor(s) of 1 CPU each" in err[0]
+    assert time.monotonic() - started < 60 and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("workers, gpus_each, fits", [(2, 1.0, True), (1, 2.0, False), (3, 1.0, False), (4, 0.5, True)])
+def test_actors_are_placed_node_by_node(workers, gpus_each, fits):
+    from bench.errors import BenchError
+    from bench.executors.ray import RayExecutor
+
+    executor = object.__new__(RayExecutor)  # the placement rule alone, on two 8-CPU nodes with one GPU each
+    executor.inference_workers, executor.gpus_per_worker, executor.actor_cpus, executor.cpus_per_decoder = workers, gpus_each, 0.0, 1.0
+    nodes = [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0}]
+    if fits:
+        executor._check_fit(nodes)
+    else:
+        with pytest.raises(BenchError, match="does not fit the Ray cluster"):
+            executor._check_fit(nodes)

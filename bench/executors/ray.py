@@ -56,9 +56,10 @@ def connect(address: str | None):
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False, configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        if address == "auto":
+            raise BenchError("--ray-address auto found no Ray cluster running on this machine; start one with `ray start --head`, or leave out --ray-address to start Ray for this run") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = "start one with `ray start --head` on this machine" if address == "auto" else "check the address (HOST:PORT of the head node's GCS, default port 6379) and that `ray start --head` runs there"
-        raise BenchError(f"cannot join the Ray cluster at {address!r}: {first}; {hint}") from None
+        raise BenchError(f"cannot join the Ray cluster at {address!r}: {first}; check the address (HOST:PORT of the head node, default port 6379) and that `ray start --head` runs there") from None
     return ray
 
 
@@ -139,7 +140,30 @@ class RayExecutor:
         if provider == "cuda" and self.gpus_per_worker == 0:
             raise BenchError("--provider cuda with --engine ray needs GPUs for the inference actors; the cluster has none (or pass --gpus-per-worker N)")
         self.inference_workers = inference_workers or (max(1, int(gpus // self.gpus_per_worker)) if self.gpus_per_worker else 1)
+        self.actor_cpus = 0.0 if self.gpus_per_worker else 1.0
+        self._check_fit([n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")])
         self.actors: dict[str, dict] = {}
+
+    def _check_fit(self, nodes: list[dict]) -> None:
+        """Refuse, before any work, a pool that the cluster's nodes cannot hold (Ray would wait for
+        resources for ever): the inference actors placed node by node, and room left for at
+        least one decode task."""
+        free = [{"CPU": float(n.get("CPU", 0)), "GPU": float(n.get("GPU", 0))} for n in nodes]
+        for placed in range(self.inference_workers):
+            node = next((f for f in free if f["CPU"] >= self.actor_cpus and f["GPU"] >= self.gpus_per_worker), None)
+            if node is None:
+                each = f"{self.actor_cpus:g} CPU" + (f" and {self.gpus_per_worker:g} GPU" if self.gpus_per_worker else "")
+                raise BenchError(f"--inference-workers {self.inference_workers} does not fit the Ray cluster: {placed} actor(s) of {each} each fit on its nodes "
+                                 f"({self._describe_nodes(nodes)}); lower --inference-workers or --gpus-per-worker, or add nodes")
+            node["CPU"] -= self.actor_cpus
+            node["GPU"] -= self.gpus_per_worker
+        if not any(f["CPU"] >= self.cpus_per_decoder for f in free):
+            raise BenchError(f"no Ray node has {self.cpus_per_decoder:g} CPU(s) left for a decode task beside {self.inference_workers} inference actor(s) "
+                             f"({self._describe_nodes(nodes)}); lower --cpus-per-decoder or --inference-workers, or add nodes")
+
+    @staticmethod
+    def _describe_nodes(nodes: list[dict]) -> str:
+        return "; ".join(f"node {i + 1}: {float(n.get('CPU', 0)):g} CPU, {float(n.get('GPU', 0)):g} GPU" for i, n in enumerate(nodes))
 
     def run(self, batches: Iterable[Planned], views, jobs: list[Job]) -> Iterator[tuple[Batch, list[Inference]]]:
         ray = self.ray
@@ -161,7 +185,7 @@ class RayExecutor:
             warnings.simplefilter("ignore", DeprecationWarning)
             dataset = dataset.map(_prepare, fn_args=(views, self.batch_size, threads), num_cpus=self.cpus_per_decoder, max_retries=RETRIES)
             dataset = dataset.map(_Infer, fn_constructor_args=(models, job_pairs, provider, self.threads, self.pad, self.keep_buffers, len(views)),
-                                  compute=ray.data.ActorPoolStrategy(size=self.inference_workers), num_gpus=self.gpus_per_worker or None, num_cpus=0 if self.gpus_per_worker else 1,
+                                  compute=ray.data.ActorPoolStrategy(size=self.inference_workers), num_gpus=self.gpus_per_worker or None, num_cpus=self.actor_cpus,
                                   max_restarts=RETRIES, max_task_retries=RETRIES)
         waited = time.perf_counter()
         try:
