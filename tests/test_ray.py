@@ -292,3 +292,19 @@ def test_actors_are_placed_node_by_node(workers, gpus_each, fits):
     else:
         with pytest.raises(BenchError, match="does not fit the Ray cluster"):
             executor._check_fit(nodes)
+
+
+def test_models_travel_to_the_actors_as_bytes(tmp_path):
+    from bench.executors.ray import pack_model, unpack_model
+    from bench.runtimes import load_runtime
+
+    onnx_model = models.save(models.channel_means(32, 32), tmp_path / "m.onnx")
+    folder = submissions.write(tmp_path / "sub")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"stale")
+    for path in (onnx_model, folder):
+        packed = pack_model(str(path))
+        assert not any("__pycache__" in name for name in packed[1])
+        copy = unpack_model(packed, tmp_path / "elsewhere")
+        a, b = load_runtime(str(path), "cpu"), load_runtime(copy, "cpu")
+        assert a.spec.sha256 == b.spec.sha256 and Path(copy).name == path.name

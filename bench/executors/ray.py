@@ -3,8 +3,8 @@
 The driver plans the batches exactly as a local run does (bench/plan.py) and makes each one a
 row of a Ray dataset: one whole batch of sample references. Decode and preprocessing run as a
 CPU map stage (``cpus_per_decoder`` CPUs and as many threads per task); inference runs in a pool
-of actors, each loading every model of the run once in its constructor, one GPU per actor when
-the cluster has GPUs (loaded with provider ``cuda``, which fails when CUDA does not really run,
+of actors, each loading every model of the run once in its constructor (from the model's files,
+sent by the driver: no node needs them on its disk), one GPU per actor when the cluster has GPUs (loaded with provider ``cuda``, which fails when CUDA does not really run,
 so an actor never scores on a CPU it was not asked for). Rows come back in batch order
 (``preserve_order``), and the driver writes records with the same writer as a local run; only
 the ``worker`` column (which actor scored the batch) and timings differ from a local run.
@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -94,10 +95,16 @@ class _Infer:
     """An inference actor: every model loaded once; each row's jobs run as the local engine runs
     them (``bench.executors.infer``)."""
 
-    def __init__(self, models: list[str], jobs: list[tuple[int, int]], provider: str, threads: int, pad: bool, keep_buffers: bool, views: int):
+    def __init__(self, models: list[tuple[str, dict[str, bytes]]], digests: list[str], jobs: list[tuple[int, int]], provider: str, threads: int, pad: bool, keep_buffers: bool, views: int):
+        import tempfile
+
         from bench.runtimes import load_runtime
 
-        self.runtimes = [load_runtime(path, provider, threads) for path in models]
+        self._files = tempfile.TemporaryDirectory(prefix="bench-models-")  # removed with the actor
+        self.runtimes = [load_runtime(unpack_model(packed, Path(self._files.name) / str(i)), provider, threads) for i, packed in enumerate(models)]
+        for (name, _), runtime, sha in zip(models, self.runtimes, digests):
+            if runtime.spec.sha256 != sha:
+                raise BenchError(f"{name} changed while the run started (sha256 {sha[:12]} on the driver, {runtime.spec.sha256[:12]} in a Ray actor); rerun once it is written")
         self.jobs = jobs
         self.pad = pad
         self.keep_buffers = keep_buffers
@@ -181,10 +188,11 @@ class RayExecutor:
         threads = max(1, int(self.cpus_per_decoder))
         provider = "cuda" if self.gpus_per_worker else ("cpu" if self.provider == "auto" else self.provider)
         job_pairs = [(models.index(job.runtime.spec.path), job.view) for job in jobs]
+        packed = [pack_model(path) for path in models]  # actors load these bytes, not the driver's paths: a node need not see them
         with warnings.catch_warnings():  # retries and restarts have no named parameter in the pinned Ray: ray_remote_args it is
             warnings.simplefilter("ignore", DeprecationWarning)
             dataset = dataset.map(_prepare, fn_args=(views, self.batch_size, threads), num_cpus=self.cpus_per_decoder, max_retries=RETRIES)
-            dataset = dataset.map(_Infer, fn_constructor_args=(models, job_pairs, provider, self.threads, self.pad, self.keep_buffers, len(views)),
+            dataset = dataset.map(_Infer, fn_constructor_args=(packed, [next(j.runtime.spec.sha256 for j in jobs if j.runtime.spec.path == m) for m in models], job_pairs, provider, self.threads, self.pad, self.keep_buffers, len(views)),
                                   compute=ray.data.ActorPoolStrategy(size=self.inference_workers), num_gpus=self.gpus_per_worker or None, num_cpus=self.actor_cpus,
                                   max_restarts=RETRIES, max_task_retries=RETRIES)
         waited = time.perf_counter()
@@ -216,6 +224,27 @@ class RayExecutor:
 
 def _models(jobs: list[Job]) -> list[str]:
     return list(dict.fromkeys(job.runtime.spec.path for job in jobs))
+
+
+def pack_model(path: str) -> tuple[str, dict[str, bytes]]:
+    """A model as the driver loaded it, for actors on any node: its name and its files' bytes (an
+    .onnx or .zip file; a submission folder's files, hidden ones and caches left out)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in f.relative_to(p).parts))
+        return p.name, {f.relative_to(p).as_posix(): f.read_bytes() for f in files}
+    return p.name, {"": p.read_bytes()}
+
+
+def unpack_model(packed: tuple[str, dict[str, bytes]], root: Path) -> str:
+    """Write a packed model under ``root``; the path to load it from."""
+    name, files = packed
+    target = root / name
+    for rel, data in files.items():
+        out = target / rel if rel else target
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    return str(target)
 
 
 def _absorb(views, cache: list) -> None:
