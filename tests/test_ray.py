@@ -308,3 +308,12 @@ def test_models_travel_to_the_actors_as_bytes(tmp_path):
         copy = unpack_model(packed, tmp_path / "elsewhere")
         a, b = load_runtime(str(path), "cpu"), load_runtime(copy, "cpu")
         assert a.spec.sha256 == b.spec.sha256 and Path(copy).name == path.name
+
+
+def test_batch_trials_under_ray_equal_the_local_ones(tmp_path):
+    model = models.save(models.batch_mean_shift(), tmp_path / "m.onnx")  # batch-dependent: the trials differ from the run
+    cfg = make_project(tmp_path, DATA, model, batch_size=3, cache=False)
+    for engine in ("local", "ray"):
+        assert main(["run", str(cfg), "--engine", engine, "--batch-trials", "3", "--output", str(tmp_path / engine)]) == 0
+    a, b = (json.loads((tmp_path / e / "results.json").read_text())["batch_trials"] for e in ("local", "ray"))
+    assert a["metrics"] == b["metrics"] and a["decisions_flipped"] == b["decisions_flipped"]
