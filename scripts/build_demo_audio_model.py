@@ -15,7 +15,7 @@ Writes ``data/models/demo_audio.onnx``, ``data/models/audio_split.json`` and (re
 "## `demo_audio.onnx`" of ``data/models/README.md`` (after the video model's), leaving the rest of that
 file alone. Needs numpy, PyAV, onnx and onnxruntime (CPU is enough). Clips are decoded as the harness
 decodes them: ``bench.data.audio`` (mono float32 at 16 kHz by FFmpeg's resampler, centre crop or right
-zero padding to 96000 samples); where that module is missing, the same steps with PyAV here.
+zero padding to 96000 samples).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ except ImportError:  # run as python scripts/build_demo_audio_model.py: scripts/
 if str(common.ROOT) not in sys.path:
     sys.path.insert(0, str(common.ROOT))
 
+from bench.data.audio import RATE, SAMPLES, decode_clip, fit_length  # noqa: E402  (16 kHz, 96000 samples: 6.0 s)
+
 SAMPLE = common.ROOT / "data" / "sample" / "audio"
 MODELS = common.MODELS
 MODEL_PATH = MODELS / "demo_audio.onnx"
@@ -42,8 +44,6 @@ SECTION = "## `demo_audio.onnx`"
 
 CLASSES = ("real", "synthetic")  # folder name -> label 0, 1
 EXTS = ("wav", "flac", "mp3", "ogg", "opus", "m4a")
-RATE = 16000
-SAMPLES = 96000  # 6.0 s
 FRAME = 256  # samples per frame (16 ms), no overlap: 375 frames
 BINS = FRAME // 2 + 1  # 62.5 Hz apart
 HELD_OUT_PROMPTS = 0.4
@@ -119,35 +119,9 @@ def sample_files() -> tuple[list[str], dict[str, int]]:
     return relpaths, {p: CLASSES.index(p.split("/")[0]) for p in relpaths}
 
 
-def _decode_pyav(path: str) -> np.ndarray:
-    """The harness's decode without ``bench.data.audio``: FFmpeg's resampler to mono float32 at 16 kHz,
-    centre crop (start ``(n - 96000) // 2``) or zero padding on the right."""
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-        chunks = [o.to_ndarray().reshape(-1) for f in container.decode(stream) for o in resampler.resample(f)]
-        chunks += [o.to_ndarray().reshape(-1) for o in resampler.resample(None)]
-    wave = np.concatenate(chunks).astype(np.float32)
-    start = (len(wave) - SAMPLES) // 2 if len(wave) > SAMPLES else 0
-    out = np.zeros(SAMPLES, np.float32)
-    piece = wave[start : start + SAMPLES]
-    out[: len(piece)] = piece
-    return out
-
-
-def decoder():
-    """``path -> (96000,) float32`` as the harness decodes, and which code does it."""
-    try:
-        from bench.data.audio import decode_clip, fit_length
-    except ImportError:
-        return _decode_pyav, "PyAV in this script (`AudioResampler(format='flt', layout='mono', rate=16000)`)"
-
-    def load(path: str) -> np.ndarray:
-        return fit_length(decode_clip(path, rate=RATE, samples=SAMPLES).wave, SAMPLES)
-
-    return load, "`bench.data.audio.decode_clip` + `fit_length`"
+def load(path: str) -> np.ndarray:
+    """A clip as the harness feeds it: ``(96000,)`` float32 (``bench.data.audio``)."""
+    return fit_length(decode_clip(path, rate=RATE, samples=SAMPLES).wave, SAMPLES)
 
 
 # ---------------------------------------------------------------- features (numpy reference)
@@ -345,7 +319,6 @@ def single_feature_accuracy(f_train: np.ndarray, y_train: np.ndarray, f_test: np
 def main() -> None:
     relpaths, labels = sample_files()
     train_paths, test_paths, held = split(relpaths)
-    load, decoded_by = decoder()
 
     def load_rel(p: str) -> np.ndarray:
         return load(str(SAMPLE / p))
@@ -412,7 +385,7 @@ def main() -> None:
         "real" if f_train[y_train == 0, i].mean() > f_train[y_train == 1, i].mean() else "synthetic"
         for i in range(len(FEATURES))
     ]
-    write_readme(fm, s_train, s_test, size, batch_diff, held, y_train, y_test, singles, mistakes, decoded_by, higher)
+    write_readme(fm, s_train, s_test, size, batch_diff, held, y_train, y_test, singles, mistakes, higher)
 
 
 def write_readme(
@@ -426,7 +399,6 @@ def write_readme(
     y_test: np.ndarray,
     singles: list[float],
     mistakes: list[str],
-    decoded_by: str,
     higher: list[str],
 ) -> None:
     rows = "\n".join(
@@ -492,7 +464,7 @@ Bias (synthetic - real): {fm.b[1] - fm.b[0]:+.2f}.
 
 ### Training data and split
 
-Clips from `data/sample/audio/`, decoded as the harness decodes them, by {decoded_by}: mono float32 at
+Clips from `data/sample/audio/`, decoded as the harness decodes them, by `bench.data.audio.decode_clip` + `fit_length`: mono float32 at
 16 kHz by FFmpeg's resampler, centre crop (start `(n - 96000) // 2`) or zero padding on the right to
 96000 samples.
 

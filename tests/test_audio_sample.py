@@ -1,7 +1,6 @@
 """The bundled audio sample (data/sample/audio/), its registry entries and the demo audio model: files,
 licences, size, the split file, the model's contract and its held-out accuracy as the README states it.
-Needs no network and not the audio modality: clips are decoded by the demo model script's own decoder
-(``bench.data.audio`` where it exists, the same PyAV steps otherwise)."""
+Needs no network: clips are decoded as the harness does (``bench.data.audio``)."""
 
 from __future__ import annotations
 
@@ -130,8 +129,7 @@ def test_model_contract(session):
 
 
 def test_held_out_accuracy_is_what_the_readme_states(session, split):
-    load, _ = demo.decoder()
-    x = np.stack([load(str(SAMPLE / p)) for p in split["held_out"]])
+    x = np.stack([demo.load(str(SAMPLE / p)) for p in split["held_out"]])
     y = np.array([demo.CLASSES.index(p.split("/")[0]) for p in split["held_out"]])
     assert x.shape == (len(y), 96000) and x.dtype == np.float32
     acc = float((session.run(["logits"], {"audio": x})[0].argmax(axis=1) == y).mean())
@@ -141,12 +139,6 @@ def test_held_out_accuracy_is_what_the_readme_states(session, split):
     assert acc == pytest.approx(float(stated.group(1)), abs=5e-4)
     assert acc == pytest.approx(split["held_out_accuracy"], abs=5e-4)
     assert acc > 0.5  # better than the majority baseline of a balanced held-out set
-
-
-def test_the_pyav_fallback_decodes_like_the_harness():
-    path = str(clips("real")[0])
-    load, _ = demo.decoder()
-    np.testing.assert_allclose(demo._decode_pyav(path), load(path), atol=1e-6)
 
 
 def test_deb_reader(tmp_path):
