@@ -25,7 +25,7 @@ def write_thumbnails(cfg, view, specs, picks: list[tuple[str, str]], folder: Pat
     wanted: dict[str, set[str]] = {}
     for dataset, sample_id in picks:
         wanted.setdefault(dataset, set()).add(sample_id)
-    if not wanted or len(view.batch_shape(1)) < 4:  # a waveform (audio) has no picture to show
+    if not wanted or view.min_size is None:  # a view without a picture (audio) has nothing to show
         return {}
     views = Views([view])
     out: dict[tuple[str, str], str] = {}

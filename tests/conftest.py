@@ -57,3 +57,29 @@ def count_decodes(monkeypatch):
     monkeypatch.setattr(bench.data.decode, "decode_image", decode)
     monkeypatch.setattr(bench.scoring, "write_thumbnails", thumbnails)
     return calls
+
+
+@pytest.fixture
+def interrupt_scoring(monkeypatch):
+    """``interrupt_scoring(n)``: the next run is stopped (KeyboardInterrupt, as Ctrl-C) when its
+    n-th batch's records are made, each batch committed to the journal first; returns ``restore``,
+    which puts the real record maker back for the resume."""
+    import bench.journal
+    import bench.scoring
+
+    real = bench.scoring.batch_records
+
+    def arm(n: int):
+        calls = []
+
+        def interrupt(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(bench.journal, "FLUSH_ROWS", 1)
+        monkeypatch.setattr(bench.scoring, "batch_records", interrupt)
+        return lambda: monkeypatch.setattr(bench.scoring, "batch_records", real)
+
+    return arm

@@ -9,8 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import bench.journal
-import bench.scoring
 from bench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,21 +27,12 @@ def test_batch_trials_of_a_batch_independent_audio_model_equal_the_run(tmp_path)
             assert trials["metrics"][key][end] == pytest.approx(doc["metrics"]["overall"][key], rel=1e-4)
 
 
-def test_an_interrupted_audio_run_resumes_to_the_same_records(tmp_path, monkeypatch, capsys):
+def test_an_interrupted_audio_run_resumes_to_the_same_records(tmp_path, interrupt_scoring):
     assert main(["run", AUDIO, *QUICK, "--output", str(tmp_path / "clean")]) == 0
-    monkeypatch.setattr(bench.journal, "FLUSH_ROWS", 1)
-    real, calls = bench.scoring.batch_records, []
-
-    def interrupt(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(bench.scoring, "batch_records", interrupt)
+    restore = interrupt_scoring(2)
     out = tmp_path / "out"
     assert main(["run", AUDIO, *QUICK, "--output", str(out)]) == 130
-    monkeypatch.setattr(bench.scoring, "batch_records", real)
+    restore()
     assert main(["run", "--resume", str(out)]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "records.parquet"), pd.read_parquet(tmp_path / "clean" / "records.parquet"))
 

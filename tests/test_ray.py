@@ -181,26 +181,15 @@ def test_a_killed_decode_task_is_retried_and_every_sample_scored_once(tmp_path):
     same_records(tmp_path / "ray", tmp_path / "local")
 
 
-def test_an_interrupted_ray_run_resumes_to_the_same_records(tmp_path, monkeypatch, capsys):
-    import bench.journal
-
+def test_an_interrupted_ray_run_resumes_to_the_same_records(tmp_path, interrupt_scoring, capsys):
     model = models.save(models.batch_mean_shift(), tmp_path / "m.onnx")
     cfg = make_project(tmp_path, DATA, model, batch_size=2, cache=False)
     assert main(["run", str(cfg), "--output", str(tmp_path / "local")]) == 0
-    monkeypatch.setattr(bench.journal, "FLUSH_ROWS", 1)
-    real, calls = bench.scoring.batch_records, []
-
-    def interrupt(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(bench.scoring, "batch_records", interrupt)
+    restore = interrupt_scoring(4)
     out = tmp_path / "out"
     assert main(["run", str(cfg), "--engine", "ray", "--output", str(out)]) == 130
     assert f"bench run --resume {out}" in capsys.readouterr().err
-    monkeypatch.setattr(bench.scoring, "batch_records", real)
+    restore()
     assert main(["run", "--resume", str(out)]) == 0
     same_records(out, tmp_path / "local")
     assert json.loads((out / "results.json").read_text())["throughput"]["engine"]["engine"] == "ray"

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.modalities import names as modality_names
 from bench.config import INT64_MAX, check_number, read_yaml, suggest
 from bench.data.refs import SampleRef
-from bench.data.sources import REQUIRED_SOURCE_KEYS, SOURCE_KEYS, SOURCES
 from bench.data.remote import is_url
+from bench.data.sources import REQUIRED_SOURCE_KEYS, SOURCE_KEYS, SOURCES
 from bench.errors import BenchError
+from bench.modalities import names as modality_names
 
 LABELS = {"real": 0, "synthetic": 1, "semisynthetic": 2}
 MIXED = "mixed"  # a dataset whose rows carry their own class (source.label_column)

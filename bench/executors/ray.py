@@ -4,8 +4,9 @@ The driver plans the batches exactly as a local run does (bench/plan.py) and mak
 row of a Ray dataset: one whole batch of sample references. Decode and preprocessing run as a
 CPU map stage (``cpus_per_decoder`` CPUs and as many threads per task); inference runs in a pool
 of actors, each loading every model of the run once in its constructor (from the model's files,
-sent by the driver: no node needs them on its disk), one GPU per actor when the cluster has GPUs (loaded with provider ``cuda``, which fails when CUDA does not really run,
-so an actor never scores on a CPU it was not asked for). Rows come back in batch order
+sent by the driver: no node needs them on its disk), one GPU per actor when the cluster has
+GPUs (loaded with provider ``cuda``, which fails when CUDA does not really run, so an actor
+never scores on a CPU it was not asked for). Rows come back in batch order
 (``preserve_order``), and the driver writes records with the same writer as a local run; only
 the ``worker`` column (which actor scored the batch) and timings differ from a local run.
 
@@ -112,12 +113,12 @@ class _Infer:
         ray = import_ray()
         context = ray.get_runtime_context()
         self.worker = f"ray:{context.get_node_id()[:8]}:{os.getpid()}"
-        self.environment = [r.environment for r in self.runtimes]
+        self.provider = str(self.runtimes[0].environment.get("provider", ""))  # what really runs (checked at load)
 
     def __call__(self, row: dict) -> dict:
         outcomes, _ = pickle.loads(row["outcomes"])
         inferences = [infer(self.runtimes[m], row[f"view{v}"], [o.error_for(v) is None for o in outcomes], self.pad) for m, v in self.jobs]
-        out = {"index": row["index"], "outcomes": row["outcomes"], "inferences": pickle.dumps(inferences), "worker": self.worker, "provider": str(self.environment[0].get("provider", ""))}
+        out = {"index": row["index"], "outcomes": row["outcomes"], "inferences": pickle.dumps(inferences), "worker": self.worker, "provider": self.provider}
         if self.keep_buffers:
             for v in range(self.views):
                 out[f"view{v}"] = row[f"view{v}"]
@@ -139,7 +140,8 @@ class RayExecutor:
         self.ray = connect(address)
         resources = self.ray.cluster_resources()
         self.resources = {k: float(v) for k, v in resources.items() if k in ("CPU", "GPU", "memory", "object_store_memory")}
-        self.nodes = sum(1 for n in self.ray.nodes() if n.get("Alive"))
+        nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
+        self.nodes = len(nodes)
         gpus = self.resources.get("GPU", 0.0)
         self.gpus_per_worker = (1.0 if gpus >= 1 else 0.0) if gpus_per_worker is None else gpus_per_worker
         if self.gpus_per_worker > gpus:
@@ -148,7 +150,7 @@ class RayExecutor:
             raise BenchError("--provider cuda with --engine ray needs GPUs for the inference actors; the cluster has none (or pass --gpus-per-worker N)")
         self.inference_workers = inference_workers or (max(1, int(gpus // self.gpus_per_worker)) if self.gpus_per_worker else 1)
         self.actor_cpus = 0.0 if self.gpus_per_worker else 1.0
-        self._check_fit([n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")])
+        self._check_fit(nodes)
         self.actors: dict[str, dict] = {}
 
     def _check_fit(self, nodes: list[dict]) -> None:
@@ -182,7 +184,8 @@ class RayExecutor:
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # the run's own progress bar and tables say how it goes
-        models = _models(jobs)
+        runtimes = list({job.runtime.spec.path: job.runtime for job in jobs}.values())  # each model once
+        models = [r.spec.path for r in runtimes]
         rows = [{"index": index, "refs": pickle.dumps(p.refs)} for index, p in planned.items()]
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
         threads = max(1, int(self.cpus_per_decoder))
@@ -192,7 +195,7 @@ class RayExecutor:
         with warnings.catch_warnings():  # retries and restarts have no named parameter in the pinned Ray: ray_remote_args it is
             warnings.simplefilter("ignore", DeprecationWarning)
             dataset = dataset.map(_prepare, fn_args=(views, self.batch_size, threads), num_cpus=self.cpus_per_decoder, max_retries=RETRIES)
-            dataset = dataset.map(_Infer, fn_constructor_args=(packed, [next(j.runtime.spec.sha256 for j in jobs if j.runtime.spec.path == m) for m in models], job_pairs, provider, self.threads, self.pad, self.keep_buffers, len(views)),
+            dataset = dataset.map(_Infer, fn_constructor_args=(packed, [r.spec.sha256 for r in runtimes], job_pairs, provider, self.threads, self.pad, self.keep_buffers, len(views)),
                                   compute=ray.data.ActorPoolStrategy(size=self.inference_workers), num_gpus=self.gpus_per_worker or None, num_cpus=self.actor_cpus,
                                   max_restarts=RETRIES, max_task_retries=RETRIES)
         waited = time.perf_counter()
@@ -220,10 +223,6 @@ class RayExecutor:
         actors = {name: a | {"samples_per_s": a["samples"] / a["inference_s"] if a["inference_s"] else None} for name, a in sorted(self.actors.items())}
         return {"engine": "ray", "address": self.address or "local", "nodes": self.nodes, "resources": self.resources, "inference_workers": self.inference_workers,
                 "gpus_per_worker": self.gpus_per_worker, "cpus_per_decoder": self.cpus_per_decoder, "actors": actors}
-
-
-def _models(jobs: list[Job]) -> list[str]:
-    return list(dict.fromkeys(job.runtime.spec.path for job in jobs))
 
 
 def pack_model(path: str) -> tuple[str, dict[str, bytes]]:

@@ -118,7 +118,7 @@ def build_view(spec, cfg, robust: bool = False) -> AudioView:
 
     p = cfg.preprocessing
     rate = int(preprocessing(spec, cfg, "sample_rate"))
-    samples = spec.sizes.get("samples") or SAMPLES
+    samples = spec.samples or SAMPLES
     if rate != RATE:
         warn(f"{spec.path}: audio decoded at {rate} Hz; the leaderboard's audio benchmark decodes every clip at {RATE} Hz, {SAMPLES} samples", once=True)
     return AudioView(rate, samples, p.audio_crop, p.seed, AudioAugmenter(p.augment_level, p.augment_pipeline), robust)
@@ -145,4 +145,4 @@ def probe_waves(n: int, samples: int, rate: int = RATE, seed: int = 0) -> np.nda
 
 
 def probes(spec, n: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
-    return probe_waves(n, spec.sizes.get("samples") or SAMPLES, int(spec.hints.get("sample_rate") or RATE), seed)
+    return probe_waves(n, spec.samples or SAMPLES, int(spec.hints.get("sample_rate") or RATE), seed)

@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from bench.modalities import names as modality_names
 from bench.data.hub.layout import cache_root_of
 from bench.data.refs import EXTENSIONS
 from bench.errors import BenchError
+from bench.modalities import names as modality_names
 
 MODALITIES = tuple(modality_names())  # the modality seam's registry: one list
 MEDIA_TYPES = ("real", "synthetic", "semisynthetic")
